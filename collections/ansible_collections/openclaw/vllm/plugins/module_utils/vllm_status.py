@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: openclaw.vllm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``openclaw-vllm status``: health, port holder and unit state of the vLLM service.
+
+Exit 0 when ``GET /health`` answers 200, 1 otherwise. ``--verbose`` adds the holders
+and, only when health is down AND a holder is unknown, one HINT line naming it.
+The hint never changes the exit code. Installed on hosts beside port_guard.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+try:
+    from . import port_guard as guard
+except ImportError:  # installed on a host as plain files beside each other
+    import port_guard as guard
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8001
+DEFAULT_UNIT = "openclaw-vllm.service"
+HEALTH_TIMEOUT = 2.0
+HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid}, cmd={cmd}). "
+        "Stop it or free :{port}, then restart {unit}.")
+
+
+def health_url(host, port):
+    """/health URL for ``host``; a wildcard bind is probed on loopback."""
+    if host in (None, "", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = "[%s]" % host.strip("[]")
+    return "http://%s:%d/health" % (host, port)
+
+
+def check_health(url, timeout=HEALTH_TIMEOUT):
+    """{'url', 'ok', 'status', 'error'} for one GET with a short timeout."""
+    import urllib.error
+    import urllib.request
+
+    result = {"url": url, "ok": False, "status": None, "error": None}
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            result["status"] = response.status
+    except urllib.error.HTTPError as exc:
+        result["status"] = exc.code
+    except (OSError, ValueError) as exc:
+        result["error"] = str(getattr(exc, "reason", exc))
+    result["ok"] = result["status"] == 200
+    return result
+
+
+def unit_state(unit):
+    """ActiveState and friends through ``systemctl --user``; None where that does not work."""
+    props = ("LoadState", "ActiveState", "SubState", "Result", "NRestarts", "ExecMainPID")
+    try:
+        proc = subprocess.run(["systemctl", "--user", "show", unit] + ["--property=" + p for p in props],
+                              capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    state = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    state["name"] = unit
+    return state
+
+
+def hint_for(facts, unit):
+    """The HINT line, or None: only when health is down and the probe names an unknown holder."""
+    probe = facts["probe"]
+    if facts["health"]["ok"] or probe["error"]:
+        return None
+    unknown = [h for h in probe["holders"] if h["kind"] != "vllm_like"]
+    if not unknown:
+        return None
+    return HINT.format(port=facts["port"], pid=unknown[0]["pid"], cmd=guard.quote(unknown[0]["cmd"]), unit=unit)
+
+
+def collect(host=DEFAULT_HOST, port=DEFAULT_PORT, unit=DEFAULT_UNIT, patterns=guard.DEFAULT_PATTERNS):
+    """Every fact ``status`` reports, as one JSON-ready dict."""
+    port = guard.check_port(port)
+    report = guard.probe(port, host, patterns)
+    facts = {
+        "host": host,
+        "port": port,
+        "health": check_health(health_url(host, port)),
+        "probe": {"free": report.free, "error": report.error, "holders": [h.as_dict() for h in report.holders]},
+        "unit": unit_state(unit),
+    }
+    facts["healthy"] = facts["health"]["ok"]
+    facts["hint"] = hint_for(facts, unit)
+    return facts
+
+
+def render(facts, verbose):
+    """Human-readable lines."""
+    health = facts["health"]
+    lines = ["health: %s (%s%s)" % ("up" if health["ok"] else "down", health["url"],
+                                    " -> %s" % (health["status"] or health["error"]))]
+    unit = facts["unit"]
+    if unit is None:
+        lines.append("unit: unknown (systemctl --user is not available here)")
+    else:
+        lines.append("unit: %s %s/%s" % (unit["name"], unit.get("ActiveState", "?"), unit.get("SubState", "?")))
+    probe = facts["probe"]
+    if probe["error"]:
+        lines.append("port %d: probe failed: %s" % (facts["port"], probe["error"]))
+    elif not probe["holders"]:
+        lines.append("port %d: free" % facts["port"])
+    else:
+        lines.append("port %d: held by %s" % (facts["port"], ", ".join(
+            "%s pid=%s" % (h["kind"], h["pid"]) for h in probe["holders"])))
+    if verbose:
+        for holder in probe["holders"]:
+            lines.append("  pid=%s uid=%s kind=%s on %s: %s cmd=%s" % (
+                holder["pid"], holder["uid"], holder["kind"], ",".join(holder["addresses"]),
+                holder["reason"], guard.quote(holder["cmd"])))
+        if facts["hint"]:
+            lines.append(facts["hint"])
+    return lines
+
+
+def main(argv=None):
+    """``openclaw-vllm status [--verbose] [--json] [--host ADDR] [--port N] [--unit NAME]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="openclaw-vllm", description="Inspect the openclaw-vllm service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser("status", help="health, port holder and unit state; exit 0 when healthy")
+    status.add_argument("--verbose", "-v", action="store_true", help="holders in detail, and the HINT line")
+    status.add_argument("--json", action="store_true", help="the same facts as one JSON object")
+    status.add_argument("--host", default=DEFAULT_HOST, help="address vLLM binds (default %(default)s)")
+    status.add_argument("--port", default=DEFAULT_PORT, help="port vLLM binds (default %(default)s)")
+    status.add_argument("--unit", default=DEFAULT_UNIT, help="systemd user unit (default %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        facts = collect(args.host, args.port, args.unit)
+    except guard.UsageError as exc:
+        parser.error(str(exc))
+    if args.json:
+        print(json.dumps(facts, indent=2, sort_keys=True))
+    else:
+        print("\n".join(render(facts, args.verbose)))
+    return 0 if facts["healthy"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Build the local podman image the molecule scenarios boot as a test host with
+# real systemd (PID 1), and apply the host fixes podman needs on this kind of VM.
+# See DESIGN.md, "A test host with real systemd". Run as root; idempotent:
+# a second run installs nothing, changes nothing and rebuilds nothing.
+#
+# Environment:
+#   FORCE=1          rebuild the image even if one with the same recipe hash exists
+#   MIRROR=URL       Debian mirror (default: the one this host's apt sources use,
+#                    else http://deb.debian.org/debian)
+#   IMAGE=NAME:TAG   image name (default localhost/openclaw-testhost:bookworm)
+#   SKIP_HOST_FIXES=1  do not touch cgroups or /etc/containers
+set -euo pipefail
+
+SUITE=bookworm
+IMAGE=${IMAGE:-localhost/openclaw-testhost:${SUITE}}
+# Packages in the image (mmdebstrap --variant=minbase adds the Essential set).
+IMAGE_PACKAGES=(
+  systemd systemd-sysv dbus libpam-systemd dbus-user-session
+  python3 python3-venv sudo acl
+  iproute2 procps ca-certificates curl
+  libnuma1 libgomp1
+)
+# Units that are useless (or harmful: apt timers) in a test container.
+# systemd-logind stays: linger (user managers at boot) needs it.
+MASK_UNITS=(
+  getty.target console-getty.service getty@tty1.service
+  apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer
+  e2scrub_all.timer e2scrub_reap.service fstrim.timer
+  systemd-remount-fs.service
+)
+# Host packages (rootful podman, default CNI network, image build).
+HOST_PACKAGES=(podman mmdebstrap)
+# Bump when the build recipe below changes in a way the hash cannot see.
+RECIPE_VERSION=1
+HASH_LABEL=org.openclaw.testhost.recipe
+CA_DIR=/usr/local/share/ca-certificates
+
+log() { printf '[testhost] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (rootful podman, mmdebstrap root mode, host fixes)"
+
+# --- 1. host packages ---------------------------------------------------------
+missing=()
+for p in "${HOST_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing host packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # A broken third-party source must not stop us; the install below still fails loudly.
+  apt-get update -qq || log "apt-get update reported errors; trying the install anyway"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "host packages present: ${HOST_PACKAGES[*]}"
+fi
+
+# --- 2. host fixes --------------------------------------------------------------
+cgroup_v1_mounted() { # controller -> true if a v1 hierarchy carries it
+  awk -v c="$1" '$3 == "cgroup" { n = split($4, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) f = 1 }
+                 END { exit !f }' /proc/mounts
+}
+
+fix_hybrid_cgroups() {
+  # crun refuses hybrid mode ("cgroups in hybrid mode not supported") when any
+  # controller is bound to the v2 hierarchy: move those to v1. Not persistent
+  # across reboots; rerun this script after one.
+  local f=/sys/fs/cgroup/unified/cgroup.controllers c
+  [[ -r $f ]] || return 0 # (cgroupfs files report size 0: no -s test)
+  for c in $(<"$f"); do
+    cgroup_v1_mounted "$c" && continue
+    log "host fix: moving cgroup controller '$c' from the unified hierarchy to v1"
+    mkdir -p "/sys/fs/cgroup/$c"
+    mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"
+  done
+}
+
+fix_ulimits() {
+  # podman's rootful defaults (nofile 1048576, nproc 4194304) exceed the hard
+  # limits on some VMs: "crun: setrlimit RLIMIT_NOFILE: Operation not permitted".
+  # Lower the container defaults with a containers.conf drop-in (leaves
+  # /etc/containers/containers.conf and any other settings alone).
+  local hn hu nofile=20000 nproc=32768
+  local dropin=/etc/containers/containers.conf.d/50-openclaw-testhost-ulimits.conf
+  hn=$(ulimit -Hn) hu=$(ulimit -Hu)
+  if [[ $hn == unlimited || $hn -ge 1048576 ]] && [[ $hu == unlimited || $hu -ge 4194304 ]]; then
+    return 0
+  fi
+  [[ $hn != unlimited && $hn -lt $nofile ]] && nofile=$hn
+  [[ $hu != unlimited && $hu -lt $nproc ]] && nproc=$hu
+  local want
+  want=$(printf '# Written by scripts/testhost-image.sh: podman defaults exceed this host'"'"'s hard limits.\n[containers]\ndefault_ulimits = [\n  "nofile=%s:%s",\n  "nproc=%s:%s",\n]\n' \
+    "$nofile" "$nofile" "$nproc" "$nproc")
+  if [[ -f $dropin && $(<"$dropin") == "$want" ]]; then
+    return 0
+  fi
+  if [[ -f /etc/containers/containers.conf ]] && grep -q '^[[:space:]]*default_ulimits' /etc/containers/containers.conf; then
+    log "note: /etc/containers/containers.conf sets default_ulimits; the drop-in overrides it"
+  fi
+  log "host fix: container ulimits nofile=$nofile nproc=$nproc ($dropin)"
+  mkdir -p "${dropin%/*}"
+  printf '%s\n' "$want" >"$dropin"
+}
+
+if [[ ${SKIP_HOST_FIXES:-0} != 1 ]]; then
+  fix_hybrid_cgroups
+  fix_ulimits
+fi
+
+# --- 3. image -------------------------------------------------------------------
+detect_mirror() {
+  # First archive URI of a one-line or deb822 source that serves "$SUITE" itself.
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -f $f ]] || continue
+    awk -v s="$SUITE" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) while (i <= NF && $(i-1) !~ /\]$/) i++;
+                                     if ($(i+1) == s) { print $i; exit } }' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    awk -v s="$SUITE" 'BEGIN { RS = ""; FS = "\n" }
+      { u = ""; ok = 0; deb = 1
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/)   { split($i, a, /[ \t]+/); u = a[2] }
+          if ($i ~ /^Types:/)  deb = ($i ~ /[ \t]deb([ \t]|$)/)
+          if ($i ~ /^Suites:/) { n = split($i, a, /[ \t]+/); for (j = 2; j <= n; j++) if (a[j] == s) ok = 1 }
+        }
+        if (ok && deb && u != "") { print u; exit } }' "$f"
+  done
+}
+MIRROR=${MIRROR:-$(detect_mirror | head -n1)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+
+ca_files=()
+if [[ -d $CA_DIR ]]; then
+  mapfile -t ca_files < <(find "$CA_DIR" -type f -name '*.crt' | LC_ALL=C sort)
+fi
+
+# The recipe hash covers everything that shapes the image except the mirror.
+recipe_hash=$(
+  {
+    echo "v$RECIPE_VERSION $SUITE"
+    printf 'pkg %s\n' "${IMAGE_PACKAGES[@]}" | LC_ALL=C sort
+    printf 'mask %s\n' "${MASK_UNITS[@]}" | LC_ALL=C sort
+    ((${#ca_files[@]})) && cat "${ca_files[@]}"
+    true
+  } | sha256sum | cut -c1-12
+)
+
+have_hash=$(podman image inspect --format "{{index .Labels \"$HASH_LABEL\"}}" "$IMAGE" 2>/dev/null || true)
+old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
+if [[ ${FORCE:-0} != 1 && $have_hash == "$recipe_hash" ]]; then
+  log "image $IMAGE is up to date (recipe $recipe_hash)"
+else
+  [[ -n $have_hash ]] && log "image $IMAGE has recipe '${have_hash}', want $recipe_hash: rebuilding"
+  log "building $IMAGE from $MIRROR ($SUITE, ${#IMAGE_PACKAGES[@]} packages, recipe $recipe_hash)"
+  tmp=$(mktemp -d /var/tmp/openclaw-testhost.XXXXXX)
+  trap 'rm -rf "$tmp"' EXIT
+  hooks=(
+    --customize-hook='chroot "$1" systemctl mask --quiet '"${MASK_UNITS[*]}"
+  )
+  if ((${#ca_files[@]})); then
+    mkdir -p "$tmp/ca"
+    cp "${ca_files[@]}" "$tmp/ca/"
+    hooks+=(
+      --customize-hook="mkdir -p \"\$1$CA_DIR\" && cp $tmp/ca/*.crt \"\$1$CA_DIR/\""
+      --customize-hook='chroot "$1" update-ca-certificates >/dev/null'
+    )
+  fi
+  include=$(IFS=,; echo "${IMAGE_PACKAGES[*]}")
+  TMPDIR=$tmp mmdebstrap --quiet --mode=root --variant=minbase --format=tar \
+    --include="$include" \
+    --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/info/*' \
+    "${hooks[@]}" \
+    "$SUITE" "$tmp/rootfs.tar" "$MIRROR"
+  podman import --quiet \
+    --change 'CMD ["/sbin/init"]' \
+    --change 'STOPSIGNAL SIGRTMIN+3' \
+    --change "LABEL $HASH_LABEL=$recipe_hash" \
+    "$tmp/rootfs.tar" "$IMAGE" >/dev/null
+  podman tag "$IMAGE" "${IMAGE}-${recipe_hash}"
+  # Drop the previous build unless a container still uses it.
+  if [[ -n $old_id && $old_id != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ]]; then
+    [[ -n $have_hash ]] && podman untag "$old_id" "${IMAGE}-${have_hash}" 2>/dev/null || true
+    podman rmi "$old_id" >/dev/null 2>&1 || log "kept previous image ${old_id:0:12} (still in use)"
+  fi
+  log "built $IMAGE (also tagged ${IMAGE}-${recipe_hash})"
+fi
+
+# --- 4. result ------------------------------------------------------------------
+echo "$IMAGE"
