@@ -277,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = np.random.default_rng(args.seed)
     weights = build_weights(rng, vocab)
-    save_file(weights, os.path.join(args.outdir, "model.safetensors"), metadata={"format": "pt"})
+    weights_path = os.path.join(args.outdir, "model.safetensors")
+    save_file(weights, weights_path, metadata={"format": "pt"})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(weights_path, 0o666 & ~umask)  # safetensors creates it 0600
 
     size = sum(os.path.getsize(os.path.join(args.outdir, f)) for f in os.listdir(args.outdir))
     print(f"wrote {args.outdir}: vocab {vocab}, {len(weights)} tensors, {size} bytes")

@@ -646,14 +646,38 @@ def _kill_trees(roots, grace, log, port):
             proc.terminate()
         except psutil.NoSuchProcess:
             pass
-    _gone, alive = psutil.wait_procs(list(procs.values()), timeout=grace)
+    alive = _wait_gone(procs.values(), grace)
     for proc in alive:
         try:
             log("VLLM_PORT_KILL", level="warning", port=port, pid=proc.pid, signal="SIGKILL")
             proc.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(alive, timeout=5)
+    _wait_gone(alive, 5.0)
+
+
+def _wait_gone(procs, timeout):
+    """Poll until every process has exited (a zombie counts as gone: its sockets are closed).
+
+    psutil.wait_procs would wait out the whole timeout for a zombie whose parent has
+    not reaped it yet; polling keeps a reclaim within POLL_INTERVAL of the exit.
+    """
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    alive = list(procs)
+    while True:
+        still = []
+        for proc in alive:
+            try:
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    still.append(proc)
+            except psutil.NoSuchProcess:
+                pass
+        alive = still
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(POLL_INTERVAL)
 
 
 def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, timeout=DEFAULT_TIMEOUT,
