@@ -1,0 +1,98 @@
+"""The Ansible module openclaw.vllm.port_guard, run through Ansible itself."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, free_port, wait_gone
+
+pytestmark = pytest.mark.ansible
+ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
+
+
+def run_module(args, check=False):
+    """``ansible localhost -m openclaw.vllm.port_guard -a ARGS``; returns the task result."""
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    cmd = [ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-e",
+           "ansible_python_interpreter=%s" % sys.executable, "-m", "openclaw.vllm.port_guard", "-a", args]
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = json.loads(proc.stdout)
+    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def test_free_port_is_ok_and_unchanged():
+    port = free_port()
+    result = run_module("port=%d host=127.0.0.1" % port)
+    assert not result.get("failed"), result
+    assert result["changed"] is False
+    assert result["decision"] == "VLLM_PORT_OK"
+    assert result["holders"] == []
+    assert result["events"] == ["VLLM_PORT_OK port=%d" % port]
+
+
+def test_check_mode_reports_the_reclaim_and_kills_nothing(spawn):
+    port = free_port()
+    stray = spawn("vllm-stray", "--port", port)
+    result = run_module("port=%d" % port, check=True)
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert result["decision"] == "VLLM_PORT_RECLAIM"
+    assert [h["pid"] for h in result["reclaimed"]] == [stray.pid]
+    assert stray.alive()
+
+
+def test_reclaims_a_stray(spawn):
+    port = free_port()
+    stray = spawn("vllm-stray", "--port", port, "--children", "1")
+    result = run_module("port=%d grace=2" % port)
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert result["decision"] == "VLLM_PORT_RECLAIMED"
+    assert result["holders"][0]["kind"] == "vllm_like"
+    assert result["events"][-2:] == ["VLLM_PORT_RECLAIMED port=%d" % port, "VLLM_PORT_OK port=%d" % port]
+    assert wait_gone(stray.pid) and wait_gone(stray.child_pids[0])
+    again = run_module("port=%d" % port)
+    assert again["changed"] is False, "a second run changes nothing"
+
+
+def test_unknown_holder_fails_naming_pid_and_cmd(spawn):
+    port = free_port()
+    holder = spawn("unknown-holder", "--port", port)
+    result = run_module("port=%d" % port)
+    assert result["failed"] is True
+    assert "pid=%d" % holder.pid in result["msg"]
+    assert 'cmd="unknown-holder ' in result["msg"]
+    assert result["decision"] == "VLLM_PORT_HELD_UNKNOWN"
+    assert result["holders"][0]["reason"].startswith("identity ")
+    assert holder.alive()
+
+
+def test_probed_reports_without_killing(spawn):
+    port = free_port()
+    stray = spawn("vllm", "--port", port)
+    result = run_module("port=%d state=probed" % port)
+    assert not result.get("failed"), result
+    assert result["changed"] is False
+    assert result["decision"] == "VLLM_PORT_HELD_VLLM"
+    assert result["holders"][0]["pid"] == stray.pid
+    assert stray.alive()
+
+
+def test_custom_patterns_make_a_wrapper_ours(spawn):
+    port = free_port()
+    wrapper = spawn("my-llm-wrapper", "--port", port)
+    assert run_module("port=%d" % port)["failed"] is True
+    result = run_module("port=%d patterns=my-llm-*" % port)
+    assert result["decision"] == "VLLM_PORT_RECLAIMED", result
+    assert wait_gone(wrapper.pid)
+
+
+def test_bad_port_is_a_clear_error():
+    result = run_module("port=70000")
+    assert result["failed"] is True
+    assert "port 70000 is out of range; expected an integer in 1..65535" in result["msg"]

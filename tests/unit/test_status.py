@@ -1,0 +1,118 @@
+"""``openclaw-vllm status``: health, holders and the one-line HINT, against real servers."""
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import STATUS, free_port, needs_root, wait_gone
+
+HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid}, cmd=\"{cmd}\"). "
+        "Stop it or free :{port}, then restart openclaw-vllm.service.")
+
+
+def status(*args):
+    return subprocess.run([STATUS, "status", *map(str, args)], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A real HTTP server with a chosen argv[0]; /health answers 200 when ``healthy``."""
+    started = []
+
+    def _start(argv0, port, healthy):
+        docroot = tmp_path / ("root%d" % len(started))
+        docroot.mkdir()
+        if healthy:
+            (docroot / "health").write_text("")
+        proc = subprocess.Popen(["bash", "-c", 'exec -a "$0" "$1" -m http.server --bind 127.0.0.1 '
+                                 '--directory "$2" "$3"', argv0, sys.executable, str(docroot), str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        threading.Thread(target=proc.wait, daemon=True).start()
+        proc.docroot = docroot
+        started.append(proc)
+        deadline = time.monotonic() + 10
+        while status("--port", port, "--json").stdout.count('"pid"') == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return proc
+
+    yield _start
+    for proc in started:
+        proc.kill()
+        wait_gone(proc.pid)
+
+
+def test_unknown_holder_and_health_down_gives_the_hint(http_server):
+    port = free_port()
+    holder = http_server("unknown-holder", port, healthy=False)
+    result = status("--verbose", "--port", port)
+    assert result.returncode == 1
+    cmd = "unknown-holder -m http.server --bind 127.0.0.1 --directory %s %d" % (holder.docroot, port)
+    assert result.stdout.splitlines()[-1] == HINT.format(port=port, pid=holder.pid, cmd=cmd)
+    assert result.stdout.count("HINT:") == 1
+
+
+def test_json_reports_the_same_holder(http_server):
+    port = free_port()
+    holder = http_server("unknown-holder", port, healthy=False)
+    result = status("--json", "--port", port)
+    assert result.returncode == 1
+    facts = json.loads(result.stdout)
+    assert facts["healthy"] is False
+    assert facts["probe"]["holders"][0]["pid"] == holder.pid
+    assert facts["probe"]["holders"][0]["kind"] == "unknown"
+    assert facts["hint"].startswith("HINT: vLLM blocked \u2014 port %d held by unknown process (pid=%d," % (
+        port, holder.pid))
+
+
+def test_no_hint_without_verbose(http_server):
+    port = free_port()
+    http_server("unknown-holder", port, healthy=False)
+    result = status("--port", port)
+    assert result.returncode == 1
+    assert "HINT" not in result.stdout
+
+
+def test_vllm_like_holder_gives_no_hint(http_server):
+    port = free_port()
+    http_server("vllm-stray", port, healthy=False)
+    result = status("--verbose", "--port", port)
+    assert result.returncode == 1
+    assert "vllm_like" in result.stdout
+    assert "HINT" not in result.stdout
+
+
+def test_free_port_gives_no_hint():
+    port = free_port()
+    result = status("--verbose", "--port", port)
+    assert result.returncode == 1
+    assert "port %d: free" % port in result.stdout
+    assert "HINT" not in result.stdout
+
+
+def test_healthy_gives_no_hint_and_exit_0(http_server):
+    port = free_port()
+    http_server("unknown-holder", port, healthy=True)
+    result = status("--verbose", "--port", port)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith("health: up")
+    assert "HINT" not in result.stdout
+
+
+@needs_root
+def test_failed_probe_gives_no_hint():
+    """An unprivileged status cannot bind-test port 80: the probe fails, no hint, exit 1."""
+    result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+                             sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.vllm_status",
+                             "status", "--verbose", "--port", "80"], capture_output=True, text=True, timeout=60, cwd="/")
+    assert result.returncode == 1, result.stderr
+    assert "probe failed" in result.stdout
+    assert "HINT" not in result.stdout
+
+
+def test_bad_port_names_the_input():
+    result = status("--port", "99999")
+    assert result.returncode == 2
+    assert "port '99999' is out of range" in result.stderr
