@@ -10,6 +10,8 @@
 #                    else http://deb.debian.org/debian)
 #   IMAGE=NAME:TAG   image name (default localhost/openclaw-testhost:bookworm)
 #   SKIP_HOST_FIXES=1  do not touch cgroups or /etc/containers
+# The mmdebstrap hooks are shell snippets; "$1" is the chroot, expanded by mmdebstrap.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 SUITE=bookworm
@@ -29,6 +31,10 @@ MASK_UNITS=(
   e2scrub_all.timer e2scrub_reap.service fstrim.timer
   systemd-remount-fs.service
 )
+# cgroup v1 in the container has no release agent, so PID 1 often misses that
+# a lingering user@UID.service emptied its cgroup and waits out TimeoutStopSec
+# (120 s): container stop and `loginctl disable-linger` hang. Cap it.
+USER_MANAGER_DROPIN=$'[Service]\nTimeoutStopSec=3s'
 # Host packages (rootful podman, default CNI network, image build).
 HOST_PACKAGES=(podman mmdebstrap)
 # Bump when the build recipe below changes in a way the hash cannot see.
@@ -143,6 +149,7 @@ recipe_hash=$(
     echo "v$RECIPE_VERSION $SUITE"
     printf 'pkg %s\n' "${IMAGE_PACKAGES[@]}" | LC_ALL=C sort
     printf 'mask %s\n' "${MASK_UNITS[@]}" | LC_ALL=C sort
+    printf 'user@ %s\n' "$USER_MANAGER_DROPIN"
     ((${#ca_files[@]})) && cat "${ca_files[@]}"
     true
   } | sha256sum | cut -c1-12
@@ -157,8 +164,11 @@ else
   log "building $IMAGE from $MIRROR ($SUITE, ${#IMAGE_PACKAGES[@]} packages, recipe $recipe_hash)"
   tmp=$(mktemp -d /var/tmp/openclaw-testhost.XXXXXX)
   trap 'rm -rf "$tmp"' EXIT
+  printf '%s\n' "$USER_MANAGER_DROPIN" >"$tmp/user-manager.conf"
   hooks=(
     --customize-hook='chroot "$1" systemctl mask --quiet '"${MASK_UNITS[*]}"
+    --customize-hook='mkdir -p "$1/etc/systemd/system/user@.service.d"'
+    --customize-hook="upload $tmp/user-manager.conf /etc/systemd/system/user@.service.d/90-openclaw-testhost.conf"
   )
   if ((${#ca_files[@]})); then
     mkdir -p "$tmp/ca"

@@ -426,23 +426,74 @@ def _read_stat(pid_dir):
     return data[open_paren + 1:close_paren].decode("utf-8", "replace"), int(data[close_paren + 4:].split(None, 1)[0])
 
 
+def _children(pid):
+    """Direct children of ``pid`` (all its threads), or None without CONFIG_PROC_CHILDREN."""
+    children = set()
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return children  # gone, or not visible
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as handle:
+                children.update(int(child) for child in handle.read().split())
+        except FileNotFoundError:
+            return None
+        except OSError:
+            continue
+    return children
+
+
+def _user_manager_pids(uid):
+    """The pid(s) of ``systemd --user`` for ``uid`` (cgroup v2 or the v1 name=systemd tree)."""
+    scope = "user.slice/user-%d.slice/user@%d.service/init.scope/cgroup.procs" % (uid, uid)
+    for root in ("/sys/fs/cgroup/", "/sys/fs/cgroup/systemd/"):
+        try:
+            with open(root + scope) as procs:
+                return [int(pid) for pid in procs.read().split()]
+        except (OSError, ValueError):
+            continue
+    return []
+
+
+def _orphan_candidate_pids():
+    """Where an engine lands when its API server dies: children of init, of the user
+    manager (a subreaper) and of the guard's own ancestors. Reading a few children lists
+    instead of every /proc entry keeps the free-port path fast on busy hosts; without
+    /proc/<pid>/task/<tid>/children every process is a candidate."""
+    roots = {1}
+    pid = os.getpid()
+    while pid > 1:
+        stat = _read_stat("/proc/%d" % pid)
+        if stat is None:
+            break
+        pid = stat[1]
+        roots.add(pid)
+    roots.update(_user_manager_pids(os.getuid()))
+    candidates = set()
+    for root in roots:
+        children = _children(root)
+        if children is None:
+            return [int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()]
+        candidates.update(children)
+    return sorted(candidates)
+
+
 def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTERNS):
     """Engine processes of ours whose API server is gone. An engine with a live server stays.
 
-    The scan reads only /proc/<pid>/stat (comm is the process title cut to 15 characters);
-    psutil is loaded only when a candidate turns up.
+    The scan reads only /proc/<pid>/stat of the candidates (comm is the process title
+    cut to 15 characters); psutil is loaded only when one matches.
     """
     import fnmatch
 
     prefixes = [p.lower()[:15].rstrip("*") for p in engine_patterns]
     candidates = []
     my_uid = os.getuid()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        stat = _read_stat("/proc/" + entry.name)
+    for pid in _orphan_candidate_pids():
+        stat = _read_stat("/proc/%d" % pid)
         if stat and any(stat[0].lower().startswith(prefix) for prefix in prefixes):
-            candidates.append(int(entry.name))
+            candidates.append(pid)
     if not candidates:
         return []
     import psutil
@@ -738,7 +789,8 @@ def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, t
 
 # --------------------------------------------------------------------------- CLI
 
-GUARD_USAGE = "usage: openclaw-vllm-guard [--probe-only] [--host ADDR] [--grace S] [--timeout S] PORT"
+GUARD_USAGE = ("usage: openclaw-vllm-guard [--probe-only] [--host ADDR] [--grace S] [--timeout S] "
+               "[--pattern GLOB ...] PORT")
 
 
 def _seconds(flag, value):
@@ -751,32 +803,49 @@ def _seconds(flag, value):
     return seconds
 
 
-def parse_guard_args(argv):
-    """Parse the guard's command line (getopt: argparse alone costs most of the fast path)."""
-    import getopt
+_FLAGS = ("probe-only", "help")
+_VALUE_OPTIONS = ("host", "grace", "timeout", "pattern")
 
-    try:
-        opts, args = getopt.gnu_getopt(argv, "h", ["probe-only", "host=", "grace=", "timeout=", "pattern=", "help"])
-    except getopt.GetoptError as exc:
-        raise UsageError(str(exc))
+
+def parse_guard_args(argv):
+    """Parse the guard's command line by hand: argparse or getopt (which pulls in gettext
+    and re) would cost more than the whole free-port decision."""
     options = {"probe_only": False, "host": None, "grace": DEFAULT_GRACE, "timeout": DEFAULT_TIMEOUT,
-               "patterns": []}
-    for flag, value in opts:
-        if flag in ("-h", "--help"):
+               "patterns": [], "help": False}
+    positional = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            positional.extend(args)
+        elif arg in ("-h", "--help"):
             options["help"] = True
-        elif flag == "--probe-only":
-            options["probe_only"] = True
-        elif flag == "--host":
-            options["host"] = value
-        elif flag in ("--grace", "--timeout"):
-            options[flag[2:]] = _seconds(flag, value)
-        elif flag == "--pattern":
-            options["patterns"].append(value)
-    if options.get("help"):
+        elif arg.startswith("--"):
+            name, has_value, value = arg[2:].partition("=")
+            if name in _FLAGS and not has_value:
+                options[name.replace("-", "_")] = True
+            elif name in _VALUE_OPTIONS:
+                if not has_value:
+                    value = next(args, None)
+                    if value is None:
+                        raise UsageError("option --%s requires a value" % name)
+                if name in ("grace", "timeout"):
+                    options[name] = _seconds("--" + name, value)
+                elif name == "pattern":
+                    options["patterns"].append(value)
+                else:
+                    options["host"] = value
+            else:
+                raise UsageError("option %s not recognized" % arg)
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError("option %s not recognized" % arg)
+        else:
+            positional.append(arg)
+    if options["help"]:
         return options
-    if len(args) != 1:
-        raise UsageError("expected exactly one PORT, got %d argument(s): %s" % (len(args), " ".join(args) or "none"))
-    options["port"] = check_port(args[0])
+    if len(positional) != 1:
+        raise UsageError("expected exactly one PORT, got %d argument(s): %s" % (
+            len(positional), " ".join(positional) or "none"))
+    options["port"] = check_port(positional[0])
     options["patterns"] = tuple(options["patterns"]) or DEFAULT_PATTERNS
     return options
 
