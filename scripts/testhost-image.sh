@@ -19,7 +19,7 @@ IMAGE=${IMAGE:-localhost/openclaw-testhost:${SUITE}}
 # Packages in the image (mmdebstrap --variant=minbase adds the Essential set).
 IMAGE_PACKAGES=(
   systemd systemd-sysv dbus libpam-systemd dbus-user-session
-  python3 python3-venv sudo acl
+  python3 python3-venv python3-apt python3-psutil sudo acl
   iproute2 procps ca-certificates curl
   libnuma1 libgomp1
 )
