@@ -62,10 +62,14 @@ trap 'rm -rf "$work"' EXIT
 "$PY" -m venv "$work/venv"
 PIP=("$work/venv/bin/python" -m pip)
 
-offline_ok() {
-  "${PIP[@]}" install --quiet --dry-run --ignore-installed --no-index \
-    --find-links "$DIR" "$REQ" >/dev/null 2>&1
+# Offline checks ignore pip configuration (its find-links could supply a wheel DIR lacks),
+# as on the target host.
+offline_pip() {
+  env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
+    PIP_CONFIG_FILE=/dev/null "${PIP[@]}" install --dry-run --ignore-installed --no-index \
+    --find-links "$DIR" "$@"
 }
+offline_ok() { offline_pip --quiet "$REQ" >/dev/null 2>&1; }
 
 if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_hash" ] && offline_ok; then
   echo "wheelhouse $DIR already satisfies $REQ ($py_tag); nothing to do"
@@ -87,8 +91,7 @@ if [ ${#leftovers[@]} -gt 0 ]; then
 fi
 
 # The offline install must resolve from DIR alone.
-if ! "${PIP[@]}" install --dry-run --ignore-installed --no-index --find-links "$DIR" \
-     --report "$work/report.json" "$REQ" >"$work/dry-run.log" 2>&1; then
+if ! offline_pip --report "$work/report.json" "$REQ" >"$work/dry-run.log" 2>&1; then
   cat "$work/dry-run.log" >&2
   echo "offline resolution of $REQ from $DIR failed" >&2
   exit 1
