@@ -1,0 +1,47 @@
+# openclaw.vllm - the two commands that matter:
+#   make demo   build and start a local test host, run site.yml on it, print its status
+#   make test   everything CI runs, from nothing: lint, unit tests, collection build, molecule
+# and the fast inner loop:
+#   make unit   pytest on the guard, module, status, filters and templates (seconds)
+SHELL := /bin/bash
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: test unit lint build molecule demo demo-clean venv testhost assets bench clean
+
+test:
+	bash scripts/test.sh
+
+venv:
+	bash scripts/venv.sh
+
+unit: venv
+	pytest -q tests
+
+lint: venv
+	ansible-lint
+
+build: venv
+	bash scripts/build-collection.sh
+
+testhost:
+	bash scripts/testhost-image.sh
+
+assets: venv
+	bash scripts/build-wheelhouse.sh .cache/wheelhouse
+	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
+
+molecule: venv testhost assets
+	molecule test --all
+
+demo: venv testhost assets
+	bash scripts/demo.sh
+
+demo-clean:
+	podman rm -f openclaw-demo
+
+bench: venv
+	python benchmarks/guard_bench.py
+
+clean:
+	rm -rf .cache build dist *.egg-info

@@ -1,0 +1,82 @@
+"""site.yml on a bare test host: the unit serves a real completion, safely."""
+import hashlib
+import os
+
+from testhost import BIN, HOME, PORT, SERVED_NAME, SERVICE_USER, UNIT
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
+MODULE_UTILS = os.path.join(PROJECT, "collections/ansible_collections/openclaw/vllm/plugins/module_utils")
+
+
+def test_unit_is_enabled_and_active_for_the_service_user(testhost):
+    assert testhost.systemctl("is-enabled", UNIT).stdout.strip() == "enabled"
+    assert testhost.systemctl("is-active", UNIT).stdout.strip() == "active"
+
+
+def test_service_does_not_run_as_root(testhost):
+    pid = int(testhost.unit_property("MainPID"))
+    assert pid > 0
+    assert testhost.run("ps -o user= -p %d" % pid).stdout.strip() == SERVICE_USER
+
+
+def test_guard_logged_port_ok(testhost):
+    assert "VLLM_PORT_OK port=%d" % PORT in testhost.guard_lines()
+
+
+def test_health_and_models(testhost):
+    assert testhost.http("/health", key=False)[0] == 200
+    status, models = testhost.http("/v1/models")
+    assert status == 200
+    assert SERVED_NAME in [model["id"] for model in models["data"]]
+
+
+def test_chat_completion_returns_text(testhost):
+    reply = testhost.chat("Say hello.")
+    assert reply["usage"]["completion_tokens"] > 0
+    assert isinstance(reply["choices"][0]["message"]["content"], str)
+    assert reply["choices"][0]["message"]["content"] != ""
+
+
+def test_api_key_protects_v1(testhost):
+    assert testhost.http("/v1/models", key=False)[0] == 401
+
+
+def test_unit_file_passes_systemd_analyze_verify(testhost):
+    result = testhost.as_user("systemd-analyze --user verify %s", HOME + "/.config/systemd/user/" + UNIT)
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_api_key_file_is_0600_and_key_not_in_ps(testhost):
+    env_file = testhost.host.file(HOME + "/.config/openclaw-vllm/env")
+    assert env_file.mode == 0o600
+    assert env_file.user == SERVICE_USER
+    key = testhost.api_key()
+    assert key
+    assert key not in testhost.run("ps -eo args").stdout
+    assert key not in testhost.run("cat %s/.config/systemd/user/%s" % (HOME, UNIT)).stdout
+
+
+def test_vllm_listens_on_loopback_only(testhost):
+    listeners = testhost.run("ss -Hltn 'sport = :%d'" % PORT).stdout.split()
+    local = [word for word in listeners if word.endswith(":%d" % PORT)]
+    assert local == ["127.0.0.1:%d" % PORT]
+
+
+def test_guard_and_status_come_from_the_collection(testhost):
+    """One source: the host runs the collection's module_utils byte for byte."""
+    for name in ("port_guard.py", "vllm_status.py"):
+        with open(os.path.join(MODULE_UTILS, name), "rb") as source:
+            expected = hashlib.sha256(source.read()).hexdigest()
+        installed = testhost.host.file(HOME + "/.local/lib/openclaw-vllm/" + name)
+        assert installed.sha256sum == expected
+
+
+def test_status_reports_healthy(testhost):
+    result = testhost.as_user(BIN + "/openclaw-vllm status --verbose")
+    assert result.rc == 0, result.stdout
+    assert result.stdout.startswith("health: up")
+    assert "HINT" not in result.stdout
+
+
+def test_guard_runs_as_exec_start_pre(testhost):
+    assert "openclaw-vllm-guard" in testhost.unit_property("ExecStartPre")

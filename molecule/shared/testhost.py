@@ -1,0 +1,158 @@
+"""Helpers shared by the scenarios' testinfra verifiers (loaded with ``pytest -p testhost``).
+
+Everything about the service runs as the service user with its XDG_RUNTIME_DIR, like an
+operator on the host would. Commands go through ``podman exec`` (testinfra's podman backend).
+On a failed test, the guard's journal lines, the unit's status and the journal tail are
+printed: what an operator needs.
+"""
+import json
+import os
+import shlex
+import time
+
+import pytest
+import testinfra
+
+INSTANCE = os.environ.get("OPENCLAW_TESTHOST", "openclaw-testhost")
+SERVICE_USER = "vllm"
+UNIT = "openclaw-vllm.service"
+PORT = 8001
+SERVED_NAME = "local-assistant"
+GUARD_TAG = "openclaw-vllm-port-guard"
+HOME = "/home/" + SERVICE_USER
+BIN = HOME + "/.local/bin"
+
+
+class TestHost:
+    """The podman test host, seen as root or as the service user."""
+
+    def __init__(self, host):
+        self.host = host
+        self.uid = host.user(SERVICE_USER).uid
+
+    def run(self, command, *args):
+        return self.host.run(command, *args)
+
+    def as_user(self, command, *args):
+        """Run a shell command as the service user, in its user-manager environment."""
+        env = "XDG_RUNTIME_DIR=/run/user/%d DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/%d/bus" % (self.uid, self.uid)
+        return self.host.run("runuser -u %s -- env %s sh -c %s" % (
+            SERVICE_USER, env, shlex.quote(command % tuple(shlex.quote(str(a)) for a in args))))
+
+    def systemctl(self, *args):
+        return self.as_user("systemctl --user " + " ".join(["%s"] * len(args)), *args)
+
+    def unit_property(self, name):
+        return self.systemctl("show", UNIT, "--property=" + name, "--value").stdout.strip()
+
+    def cursor(self):
+        """A journal position: lines after it belong to what a test does next."""
+        out = self.run("journalctl --lines=0 --show-cursor --no-pager").stdout
+        return out.strip().rsplit("cursor: ", 1)[-1]
+
+    def guard_lines(self, after_cursor=None):
+        """The guard's syslog lines, oldest first (journalctl -t openclaw-vllm-port-guard)."""
+        cmd = "journalctl --no-pager --output=cat -t %s" % GUARD_TAG
+        if after_cursor:
+            cmd += " --after-cursor %s" % shlex.quote(after_cursor)
+        return [line for line in self.run(cmd).stdout.splitlines() if line.strip()]
+
+    def journal(self, lines=60, after_cursor=None, unit_only=False):
+        cmd = "journalctl --no-pager --output=short-iso --lines=%d _SYSTEMD_USER_UNIT=%s" % (lines, UNIT)
+        if not unit_only:
+            cmd += " + SYSLOG_IDENTIFIER=%s + _SYSTEMD_UNIT=user@%d.service" % (GUARD_TAG, self.uid)
+        if after_cursor:
+            cmd += " --after-cursor %s" % shlex.quote(after_cursor)
+        return self.run(cmd).stdout
+
+    def api_key(self):
+        line = self.run("cat %s/.config/openclaw-vllm/env" % HOME).stdout.strip()
+        return line.split("=", 1)[1].strip('"') if "=" in line else ""
+
+    def http(self, path, body=None, key=True, timeout=120):
+        """(status, parsed JSON or text) of a request from inside the host."""
+        cmd = "curl -sS -m %d -o /tmp/openclaw-http-body -w '%%{http_code}' " % timeout
+        if key:
+            cmd += "-H %s " % shlex.quote("Authorization: Bearer " + self.api_key())
+        if body is not None:
+            cmd += "-H 'Content-Type: application/json' -d %s " % shlex.quote(json.dumps(body))
+        result = self.run(cmd + "http://127.0.0.1:%d%s" % (PORT, path))
+        status = int(result.stdout.strip() or 0)
+        text = self.run("cat /tmp/openclaw-http-body").stdout
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def wait_healthy(self, timeout=300):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.http("/health", key=False, timeout=5)[0] == 200:
+                return True
+            time.sleep(2)
+        return False
+
+    def chat(self, content="Say hello.", max_tokens=16):
+        status, reply = self.http("/v1/chat/completions", {
+            "model": SERVED_NAME, "max_tokens": max_tokens, "temperature": 0,
+            "messages": [{"role": "user", "content": content}]})
+        assert status == 200, reply
+        return reply
+
+    def start_holder(self, argv0, port=PORT):
+        """Start a process that holds the port, as the service user, like the original did
+        (nohup bash -lc 'exec -a NAME python3 -m http.server PORT' &). Returns its pid."""
+        self.as_user("cd /tmp && nohup bash -lc %s >/tmp/holder-%s.log 2>&1 &",
+                     "exec -a %s python3 -m http.server %d" % (argv0, port), argv0)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pid = self.listener_pid(port)
+            if pid:
+                return pid
+            time.sleep(0.2)
+        raise AssertionError("%s did not start listening on %d" % (argv0, port))
+
+    def listener_pid(self, port=PORT):
+        out = self.run("ss -Hltnp 'sport = :%d'" % port).stdout
+        if "pid=" not in out:
+            return None
+        return int(out.split("pid=", 1)[1].split(",", 1)[0])
+
+    def cmdline(self, pid):
+        result = self.run("cat /proc/%d/cmdline" % pid)
+        return result.stdout.replace("\0", " ").strip() if result.rc == 0 else None
+
+    def alive(self, pid):
+        state = self.run("ps -o stat= -p %d" % pid).stdout.strip()
+        return bool(state) and not state.startswith("Z")
+
+    def processes(self, pattern):
+        """(pid, args) of the service user's processes whose args match ``pattern`` (pgrep -f)."""
+        out = self.run("pgrep -a -u %s -f %s" % (SERVICE_USER, shlex.quote(pattern))).stdout
+        return [(int(line.split(" ", 1)[0]), line.split(" ", 1)[1]) for line in out.splitlines() if line.strip()]
+
+    def diagnostics(self):
+        return "\n".join([
+            "--- guard lines (journalctl -t %s, last 20)" % GUARD_TAG,
+            "\n".join(self.guard_lines()[-20:]),
+            "--- systemctl --user status %s" % UNIT,
+            self.systemctl("status", "--no-pager", "--lines=0", UNIT).stdout,
+            "--- journal tail",
+            self.journal(lines=40),
+        ])
+
+
+@pytest.fixture(scope="module")
+def testhost():
+    return TestHost(testinfra.get_host("podman://" + INSTANCE))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "testhost" in item.funcargs:
+        try:
+            report.sections.append(("openclaw test host", item.funcargs["testhost"].diagnostics()))
+        except Exception as exc:  # diagnostics must never hide the real failure
+            report.sections.append(("openclaw test host", "diagnostics failed: %s" % exc))
