@@ -156,3 +156,40 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("openclaw test host", item.funcargs["testhost"].diagnostics()))
         except Exception as exc:  # diagnostics must never hide the real failure
             report.sections.append(("openclaw test host", "diagnostics failed: %s" % exc))
+
+
+def tree(testhost, pid):
+    """pid and all its descendants (from ps), for "are the old instance's processes gone"."""
+    children = {}
+    for line in testhost.run("ps -e -o pid=,ppid=").stdout.splitlines():
+        child, parent = (int(field) for field in line.split())
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def main_pid(testhost):
+    return int(testhost.unit_property("MainPID") or 0)
+
+
+def wait_for(predicate, timeout, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def in_order(lines, expected):
+    """True when ``expected`` lines appear in ``lines`` in that order (others may sit between)."""
+    position = 0
+    for line in lines:
+        if position < len(expected) and line == expected[position]:
+            position += 1
+    return position == len(expected)

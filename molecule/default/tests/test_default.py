@@ -80,3 +80,11 @@ def test_status_reports_healthy(testhost):
 
 def test_guard_runs_as_exec_start_pre(testhost):
     assert "openclaw-vllm-guard" in testhost.unit_property("ExecStartPre")
+
+
+def test_values_reach_vllm_literally(testhost):
+    """A value with a space, %, $ and quotes is escaped for systemd and arrives unchanged."""
+    pid = int(testhost.unit_property("MainPID"))
+    environ = testhost.as_user("cat /proc/%s/environ", pid).stdout.split("\0")
+    assert 'OPENCLAW_DEMO_NOTE=tiny model, 100% local, costs $0 "offline"' in environ
+    assert "HF_HUB_OFFLINE=1" in environ

@@ -1,0 +1,72 @@
+"""unknown_holder: someone else holds :8001; the guard refuses, names it, and leaves it alive."""
+import json
+
+import pytest
+
+from testhost import BIN, PORT, UNIT, wait_for
+
+HOLDER_CMD = "unknown-holder -m http.server %d" % PORT
+HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid}, cmd=\"{cmd}\"). "
+        "Stop it or free :{port}, then restart openclaw-vllm.service.")
+
+
+@pytest.fixture(scope="module")
+def refused(testhost):
+    assert testhost.systemctl("stop", UNIT).rc == 0
+    holder = testhost.start_holder("unknown-holder")
+    cursor = testhost.cursor()
+    restart = testhost.systemctl("restart", UNIT)
+    lines = testhost.guard_lines(after_cursor=cursor)
+    journal = testhost.journal(after_cursor=cursor, lines=200)
+    print("guard lines:\n" + "\n".join(lines) + "\njournal:\n" + journal)
+    return {"holder": holder, "restart": restart, "lines": lines, "journal": journal, "cursor": cursor}
+
+
+def test_start_fails(refused):
+    assert refused["restart"].rc != 0
+
+
+def test_control_process_exited_42(testhost, refused):
+    assert "Control process exited, code=exited, status=42" in refused["journal"]
+    assert "status=42" in testhost.unit_property("ExecStartPre")
+
+
+def test_guard_names_the_holder(refused):
+    assert 'VLLM_PORT_HELD_UNKNOWN port=%d pid=%d cmd="%s"' % (PORT, refused["holder"], HOLDER_CMD) in refused["lines"]
+    assert not [line for line in refused["lines"] if line.startswith(("VLLM_PORT_RECLAIM", "VLLM_PORT_KILL"))]
+
+
+def test_holder_is_alive_and_still_listening(testhost, refused):
+    assert testhost.alive(refused["holder"])
+    assert testhost.listener_pid() == refused["holder"]
+
+
+def test_status_verbose_prints_the_exact_hint(testhost, refused):
+    result = testhost.as_user(BIN + "/openclaw-vllm status --verbose")
+    print(result.stdout)
+    assert result.rc == 1, "health is down: exit 1, whatever the hint"
+    assert HINT.format(port=PORT, pid=refused["holder"], cmd=HOLDER_CMD) in result.stdout.splitlines()
+
+
+def test_status_json_reports_the_same_holder(testhost, refused):
+    result = testhost.as_user(BIN + "/openclaw-vllm status --json")
+    facts = json.loads(result.stdout)
+    assert result.rc == 1
+    assert facts["healthy"] is False
+    holders = facts["probe"]["holders"]
+    assert [(h["pid"], h["cmd"], h["kind"]) for h in holders] == [(refused["holder"], HOLDER_CMD, "unknown")]
+    assert facts["hint"] == HINT.format(port=PORT, pid=refused["holder"], cmd=HOLDER_CMD)
+
+
+def test_start_succeeds_once_the_holder_is_gone(testhost, refused):
+    """The operator's recovery, as the README documents it: free the port, clear the failed
+    state (the start limit may have been hit by the automatic retries), start."""
+    assert testhost.as_user("kill %s", refused["holder"]).rc == 0
+    assert wait_for(lambda: not testhost.alive(refused["holder"]), timeout=10)
+    testhost.systemctl("reset-failed", UNIT)
+    start = testhost.systemctl("start", UNIT)
+    assert start.rc == 0, start.stderr
+    assert testhost.wait_healthy(timeout=300)
+    assert testhost.systemctl("is-active", UNIT).stdout.strip() == "active"
+    assert testhost.chat("Hello again")["usage"]["completion_tokens"] > 0
+    assert "VLLM_PORT_OK port=%d" % PORT in testhost.guard_lines(after_cursor=refused["cursor"])
