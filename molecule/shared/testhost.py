@@ -67,7 +67,7 @@ class TestHost:
 
     def api_key(self):
         line = self.run("cat %s/.config/openclaw-vllm/env" % HOME).stdout.strip()
-        return line.split("=", 1)[1].strip('"') if "=" in line else ""
+        return line.split("=", 1)[1].strip("'") if "=" in line else ""
 
     def http(self, path, body=None, key=True, timeout=120):
         """(status, parsed JSON or text) of a request from inside the host."""

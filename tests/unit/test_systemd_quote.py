@@ -43,3 +43,14 @@ def test_systemd_analyze_accepts_and_parses_the_quoted_line(tmp_path):
                             env=dict(os.environ, SYSTEMD_LOG_LEVEL="info"))
     errors = [line for line in result.stderr.splitlines() if "quoting-check" in line]
     assert errors == [], result.stderr
+
+
+def test_environment_context_keeps_dollar():
+    """systemd expands $ in command lines only; in Environment= $$ would stay $$."""
+    assert systemd_quote("NOTE=100% $0", "environment") == '"NOTE=100%% $0"'
+    assert systemd_quote("$x", "exec") == '"$$x"'
+
+
+def test_unknown_context_is_refused():
+    with pytest.raises(ValueError, match="context 'shell'"):
+        systemd_quote("x", "shell")

@@ -4,8 +4,10 @@
 """Quote values for systemd unit files (ExecStart= arguments, Environment= assignments).
 
 systemd splits command lines on whitespace, honours double quotes with C-style escapes,
-expands ``%`` specifiers and ``$VAR`` references. A value taken from a variable must come
-through unchanged: quote it, escape backslash and double quote, and double ``%`` and ``$``.
+expands ``%`` specifiers everywhere and ``$VAR`` references in command lines (not in
+Environment=, where ``$$`` would stay ``$$``). A value taken from a variable must come
+through unchanged: quote it, escape backslash and double quote, double ``%``, and double
+``$`` in command lines only.
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 _C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def systemd_quote(value):
-    """One word for a systemd command line or Environment= assignment, taken literally."""
+CONTEXTS = ("exec", "environment")
+
+
+def systemd_quote(value, context="exec"):
+    """One word for a systemd command line (``exec``) or an Environment= assignment
+    (``environment``), taken literally."""
+    if context not in CONTEXTS:
+        raise ValueError("context %r: expected one of %s" % (context, ", ".join(CONTEXTS)))
     text = str(value)
     escaped = []
     for char in text:
@@ -23,7 +31,7 @@ def systemd_quote(value):
             escaped.append(_C_ESCAPES[char])
         elif char == "%":
             escaped.append("%%")
-        elif char == "$":
+        elif char == "$" and context == "exec":
             escaped.append("$$")
         elif ord(char) < 32 or ord(char) == 127:
             escaped.append("\\x%02x" % ord(char))
