@@ -45,24 +45,25 @@ class TestHost:
     def unit_property(self, name):
         return self.systemctl("show", UNIT, "--property=" + name, "--value").stdout.strip()
 
-    def cursor(self):
-        """A journal position: lines after it belong to what a test does next."""
-        out = self.run("journalctl --lines=0 --show-cursor --no-pager").stdout
-        return out.strip().rsplit("cursor: ", 1)[-1]
+    def mark(self):
+        """A point in the host's logs: what a test does next is what comes after it. The guard
+        logs to the service user's journal, so its lines are counted rather than located by a
+        cursor of the system journal."""
+        return {"since": self.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip(), "guard_lines": len(self.guard_lines())}
 
-    def guard_lines(self, after_cursor=None):
+    def guard_lines(self, after=None):
         """The guard's syslog lines, oldest first (journalctl -t openclaw-vllm-port-guard)."""
-        cmd = "journalctl --no-pager --output=cat -t %s" % GUARD_TAG
-        if after_cursor:
-            cmd += " --after-cursor %s" % shlex.quote(after_cursor)
-        return [line for line in self.run(cmd).stdout.splitlines() if line.strip()]
+        out = self.run("journalctl --no-pager --output=cat -t %s" % GUARD_TAG).stdout
+        lines = [line for line in out.splitlines() if line.strip()]
+        return lines[after["guard_lines"]:] if after else lines
 
-    def journal(self, lines=60, after_cursor=None, unit_only=False):
-        cmd = "journalctl --no-pager --output=short-iso --lines=%d _SYSTEMD_USER_UNIT=%s" % (lines, UNIT)
-        if not unit_only:
-            cmd += " + SYSLOG_IDENTIFIER=%s + _SYSTEMD_UNIT=user@%d.service" % (GUARD_TAG, self.uid)
-        if after_cursor:
-            cmd += " --after-cursor %s" % shlex.quote(after_cursor)
+    def journal(self, lines=60, after=None):
+        """The unit's, its user manager's and the guard's journal lines (all users' journals)."""
+        cmd = "journalctl --no-pager --output=short-iso --lines=%d" % lines
+        if after:
+            cmd += " --since %s" % shlex.quote(after["since"])
+        cmd += " _SYSTEMD_USER_UNIT=%s + SYSLOG_IDENTIFIER=%s + _SYSTEMD_UNIT=user@%d.service" % (
+            UNIT, GUARD_TAG, self.uid)
         return self.run(cmd).stdout
 
     def api_key(self):
@@ -113,7 +114,8 @@ class TestHost:
         raise AssertionError("%s did not start listening on %d" % (argv0, port))
 
     def listener_pid(self, port=PORT):
-        out = self.run("ss -Hltnp 'sport = :%d'" % port).stdout
+        # As the service user: in the container root may not read other users' fds.
+        out = self.as_user("ss -Hltnp 'sport = :%s'", port).stdout
         if "pid=" not in out:
             return None
         return int(out.split("pid=", 1)[1].split(",", 1)[0])
@@ -140,6 +142,27 @@ class TestHost:
             "--- journal tail",
             self.journal(lines=40),
         ])
+
+
+def run_once(function):
+    """For a module fixture that acts on the host: pytest would rerun a failing fixture for
+    every test of the module (repeating the actions); remember the failure instead."""
+    results = {}
+
+    def wrapper(*args, **kwargs):
+        if "error" in results:
+            pytest.fail("the scenario's setup failed earlier: %s" % results["error"], pytrace=False)
+        if "value" not in results:
+            try:
+                results["value"] = function(*args, **kwargs)
+            except BaseException as exc:
+                results["error"] = "%s: %s" % (type(exc).__name__, exc)
+                raise
+        return results["value"]
+
+    wrapper.__name__ = function.__name__
+    wrapper.__signature__ = __import__("inspect").signature(function)
+    return wrapper
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """normal_start: restarts of a healthy unit, during loading, and after kill -9 of the API server."""
 import pytest
 
-from testhost import BIN, PORT, UNIT, main_pid, tree, wait_for
+from testhost import BIN, PORT, UNIT, main_pid, run_once, tree, wait_for
 
 ENGINE = "VLLM::EngineCore"
 
@@ -11,14 +11,15 @@ def engines(testhost):
 
 
 @pytest.fixture(scope="module")
+@run_once
 def plain_restart(testhost):
     assert testhost.wait_healthy(timeout=300)
     old = main_pid(testhost)
     old_tree = tree(testhost, old)
-    cursor = testhost.cursor()
+    mark = testhost.mark()
     restart = testhost.systemctl("restart", UNIT)
     healthy = testhost.wait_healthy(timeout=300)
-    lines = testhost.guard_lines(after_cursor=cursor)
+    lines = testhost.guard_lines(after=mark)
     print("guard lines:\n" + "\n".join(lines))
     return {"old": old, "old_tree": old_tree, "restart": restart, "healthy": healthy, "lines": lines}
 
@@ -49,10 +50,10 @@ def test_restart_while_loading_ends_healthy(testhost):
 
     assert wait_for(bound_not_serving, timeout=120, interval=0.2), "never saw the port bound before health"
     loading_tree = tree(testhost, loading)
-    cursor = testhost.cursor()
+    mark = testhost.mark()
     assert testhost.systemctl("restart", UNIT).rc == 0
     assert testhost.wait_healthy(timeout=300)
-    print("guard lines:\n" + "\n".join(testhost.guard_lines(after_cursor=cursor)))
+    print("guard lines:\n" + "\n".join(testhost.guard_lines(after=mark)))
     assert not [pid for pid in loading_tree if testhost.alive(pid)], "the loading instance's processes are gone"
     assert main_pid(testhost) != loading
     assert len(engines(testhost)) == 1
@@ -64,12 +65,12 @@ def test_kill_9_of_the_api_server_leaves_no_orphaned_engine(testhost):
     server = main_pid(testhost)
     old_engines = engines(testhost)
     assert old_engines, "a healthy vLLM has an engine process"
-    cursor = testhost.cursor()
+    mark = testhost.mark()
     assert testhost.run("kill -9 %d" % server).rc == 0
     assert wait_for(lambda: main_pid(testhost) not in (0, server), timeout=120), "the unit did not come back"
     assert testhost.wait_healthy(timeout=300)
-    print("guard lines:\n" + "\n".join(testhost.guard_lines(after_cursor=cursor)))
-    print("journal:\n" + testhost.journal(after_cursor=cursor, lines=40))
+    print("guard lines:\n" + "\n".join(testhost.guard_lines(after=mark)))
+    print("journal:\n" + testhost.journal(after=mark, lines=40))
     assert not [pid for pid in old_engines if testhost.alive(pid)], "an engine of the killed server survived"
     current = engines(testhost)
     assert len(current) == 1

@@ -1,20 +1,21 @@
 """reclaim: a stray of ours holds :8001 when the unit restarts; the guard takes the port back."""
 import pytest
 
-from testhost import PORT, in_order, wait_for
+from testhost import PORT, in_order, run_once, wait_for
 
 STRAY_CMD = "vllm-stray -m http.server %d" % PORT
 
 
 @pytest.fixture(scope="module")
+@run_once
 def reclaim(testhost):
     """As the original did it: stop the unit, start a stray on the port, restart the unit."""
     assert testhost.systemctl("stop", "openclaw-vllm.service").rc == 0
     stray = testhost.start_holder("vllm-stray")
-    cursor = testhost.cursor()
+    mark = testhost.mark()
     restart = testhost.systemctl("restart", "openclaw-vllm.service")
     healthy = testhost.wait_healthy(timeout=300)
-    lines = testhost.guard_lines(after_cursor=cursor)
+    lines = testhost.guard_lines(after=mark)
     print("guard lines:\n" + "\n".join(lines))
     return {"stray": stray, "restart": restart, "healthy": healthy, "lines": lines}
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from testhost import BIN, PORT, UNIT, wait_for
+from testhost import BIN, PORT, UNIT, run_once, wait_for
 
 HOLDER_CMD = "unknown-holder -m http.server %d" % PORT
 HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid}, cmd=\"{cmd}\"). "
@@ -11,15 +11,16 @@ HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid
 
 
 @pytest.fixture(scope="module")
+@run_once
 def refused(testhost):
     assert testhost.systemctl("stop", UNIT).rc == 0
     holder = testhost.start_holder("unknown-holder")
-    cursor = testhost.cursor()
+    mark = testhost.mark()
     restart = testhost.systemctl("restart", UNIT)
-    lines = testhost.guard_lines(after_cursor=cursor)
-    journal = testhost.journal(after_cursor=cursor, lines=200)
+    lines = testhost.guard_lines(after=mark)
+    journal = testhost.journal(after=mark, lines=200)
     print("guard lines:\n" + "\n".join(lines) + "\njournal:\n" + journal)
-    return {"holder": holder, "restart": restart, "lines": lines, "journal": journal, "cursor": cursor}
+    return {"holder": holder, "restart": restart, "lines": lines, "journal": journal, "mark": mark}
 
 
 def test_start_fails(refused):
@@ -58,15 +59,20 @@ def test_status_json_reports_the_same_holder(testhost, refused):
     assert facts["hint"] == HINT.format(port=PORT, pid=refused["holder"], cmd=HOLDER_CMD)
 
 
+def test_refused_start_is_retried_not_stuck(testhost, refused):
+    """Restart=on-failure retries the refused start; the retries never reach the start limit."""
+    assert wait_for(lambda: len([line for line in testhost.guard_lines(after=refused["mark"])
+                                 if line.startswith("VLLM_PORT_HELD_UNKNOWN")]) >= 2, timeout=30)
+    assert testhost.unit_property("Result") != "start-limit-hit"
+
+
 def test_start_succeeds_once_the_holder_is_gone(testhost, refused):
-    """The operator's recovery, as the README documents it: free the port, clear the failed
-    state (the start limit may have been hit by the automatic retries), start."""
+    """The operator frees the port; a plain start works at once (no reset-failed needed)."""
     assert testhost.as_user("kill %s", refused["holder"]).rc == 0
     assert wait_for(lambda: not testhost.alive(refused["holder"]), timeout=10)
-    testhost.systemctl("reset-failed", UNIT)
     start = testhost.systemctl("start", UNIT)
     assert start.rc == 0, start.stderr
     assert testhost.wait_healthy(timeout=300)
     assert testhost.systemctl("is-active", UNIT).stdout.strip() == "active"
     assert testhost.chat("Hello again")["usage"]["completion_tokens"] > 0
-    assert "VLLM_PORT_OK port=%d" % PORT in testhost.guard_lines(after_cursor=refused["cursor"])
+    assert "VLLM_PORT_OK port=%d" % PORT in testhost.guard_lines(after=refused["mark"])
