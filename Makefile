@@ -2,12 +2,13 @@
 #   make demo   build and start a local test host, run site.yml on it, print its status
 #   make test   everything CI runs, from nothing: lint, unit tests, collection build, molecule
 # and the fast inner loop:
-#   make unit   pytest on the guard, module, status, filters and templates (seconds)
+#   make unit   pytest on the guard, modules, status and filters (seconds)
+#   make roles  the roles' guardrails, run for real on this machine (about a minute)
 SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test unit lint build molecule demo demo-clean venv testhost assets bench clean
+.PHONY: test unit roles lint build molecule demo demo-clean venv testhost assets bench clean
 
 test:
 	bash scripts/test.sh
@@ -16,7 +17,10 @@ venv:
 	bash scripts/venv.sh
 
 unit: venv
-	pytest -q tests
+	pytest -q tests/unit
+
+roles: venv
+	pytest -q tests/roles
 
 lint: venv
 	ansible-lint

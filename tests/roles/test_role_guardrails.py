@@ -1,0 +1,170 @@
+"""The roles' guardrails, run for real on this machine (connection local, paths in a temp dir):
+bad input fails in preflight naming the variable, and a failure never touches what serves."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = [
+    pytest.mark.ansible,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the roles manage root-owned paths"),
+]
+PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
+
+def run_role(tmp_path, role, extra_vars, check=False):
+    """Apply one collection role to localhost; return (rc, failed task results, all results)."""
+    play = tmp_path / ("play-%s.yml" % role)
+    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False,
+                                 "roles": [{"role": "openclaw.vllm." + role}]}]))
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    cmd = [PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
+           "-e", json.dumps(extra_vars), str(play)]
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = json.loads(proc.stdout)
+    results = [(task["task"]["name"], task["hosts"]["localhost"])
+               for play_out in output["plays"] for task in play_out["tasks"] if "localhost" in task["hosts"]]
+    failed = [result for name, result in results if result.get("failed")]
+    return proc.returncode, failed, results, output["stats"]["localhost"]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    pytest.importorskip("safetensors")
+    out = tmp_path_factory.mktemp("source") / "tiny-awq"
+    subprocess.run([sys.executable, str(ROOT / "scripts/make-tiny-awq-model.py"), str(out)], check=True,
+                   capture_output=True)
+    return out
+
+
+def model_vars(tmp_path, source, **more):
+    return {"awq_model_root": str(tmp_path / "models"), "awq_model_name": "tiny", "awq_model_source": "local",
+            "awq_model_local_path": str(source), "awq_model_min_free_gb": 0, **more}
+
+
+def not_awq(tiny_model, tmp_path):
+    bad = tmp_path / "not-awq"
+    shutil.copytree(tiny_model, bad)
+    config = json.loads((bad / "config.json").read_text())
+    del config["quantization_config"]
+    (bad / "config.json").write_text(json.dumps(config))
+    return bad
+
+
+def test_model_is_staged_verified_and_a_rerun_changes_nothing(tiny_model, tmp_path):
+    rc, failed, _, stats = run_role(tmp_path, "awq_model", model_vars(tmp_path, tiny_model))
+    assert rc == 0, failed
+    link = tmp_path / "models" / "tiny"
+    manifest = json.loads((link / ".openclaw-manifest.json").read_text())
+    assert manifest["quantization"]["quant_method"] == "awq"
+    assert (link / "model.safetensors").read_bytes() == (tiny_model / "model.safetensors").read_bytes()
+    rc, failed, _, stats = run_role(tmp_path, "awq_model", model_vars(tmp_path, tiny_model))
+    assert rc == 0 and stats["changed"] == 0, "a re-run changes nothing"
+
+
+def test_not_awq_fails_and_the_serving_model_stays(tiny_model, tmp_path):
+    assert run_role(tmp_path, "awq_model", model_vars(tmp_path, tiny_model))[0] == 0
+    link = tmp_path / "models" / "tiny"
+    serving = os.path.realpath(link)
+    rc, failed, _, _ = run_role(tmp_path, "awq_model", model_vars(tmp_path, not_awq(tiny_model, tmp_path)))
+    assert rc != 0
+    msg = failed[-1]["msg"]
+    assert "not a usable AWQ model: config.json has no quantization_config" in msg
+    assert "The model in use at %s was not touched" % link in msg
+    assert os.path.realpath(link) == serving
+    assert (link / "model.safetensors").is_file()
+    assert not (tmp_path / "models" / ".staging-tiny").exists()
+
+
+def test_wrong_sha256_fails_naming_the_file(tiny_model, tmp_path):
+    rc, failed, _, _ = run_role(tmp_path, "awq_model", model_vars(
+        tmp_path, tiny_model, awq_model_sha256={"model.safetensors": "f" * 64}))
+    assert rc != 0
+    assert "model.safetensors: sha256 mismatch, expected %s" % ("f" * 64) in failed[-1]["msg"]
+    assert not (tmp_path / "models" / "tiny").exists()
+
+
+def test_missing_model_path_is_named(tmp_path):
+    rc, failed, _, _ = run_role(tmp_path, "awq_model", model_vars(tmp_path, tmp_path / "no-such-model"))
+    assert rc != 0
+    assert "awq_model_local_path %s does not exist or is empty on the controller" % (tmp_path / "no-such-model") \
+        in failed[-1]["msg"]
+
+
+def test_hf_source_needs_a_pinned_commit(tmp_path):
+    rc, failed, _, _ = run_role(tmp_path, "awq_model", {
+        "awq_model_root": str(tmp_path / "models"), "awq_model_source": "hf",
+        "awq_model_hf_repo": "Qwen/Qwen2.5-14B-Instruct-AWQ", "awq_model_hf_revision": "main"})
+    assert rc != 0
+    assert "awq_model_hf_revision to a pinned commit, 40 hex digits (got 'main')" in failed[-1]["msg"]
+
+
+def test_url_source_needs_a_sha256(tmp_path):
+    rc, failed, _, _ = run_role(tmp_path, "awq_model", {
+        "awq_model_root": str(tmp_path / "models"), "awq_model_source": "url",
+        "awq_model_url": "http://127.0.0.1:9/model.tar.gz", "awq_model_url_sha256": "abc"})
+    assert rc != 0
+    assert "awq_model_url_sha256, 64 hex digits (got 'abc')" in failed[-1]["msg"]
+
+
+@pytest.mark.parametrize("port, expected", [
+    (70000, "vllm_service_port is '70000', expected an integer in 1..65535"),
+    (0, "vllm_service_port is '0', expected an integer in 1..65535"),
+    ("http", "vllm_service_port"),
+])
+def test_port_out_of_range_fails_in_preflight(tmp_path, port, expected):
+    rc, failed, results, _ = run_role(tmp_path, "vllm_service", {"vllm_service_port": port})
+    assert rc != 0
+    assert expected in failed[-1]["msg"] or expected in json.dumps(failed[-1])
+    assert not [name for name, result in results if result.get("changed")], "nothing changed"
+
+
+def test_root_service_user_is_refused(tmp_path):
+    rc, failed, _, _ = run_role(tmp_path, "vllm_service", {"vllm_service_user": "root"})
+    assert rc != 0
+    assert "the service never runs as root" in failed[-1]["msg"]
+
+
+def test_missing_venv_and_model_are_named(tmp_path):
+    rc, failed, results, _ = run_role(tmp_path, "vllm_service", {
+        "vllm_service_venv_path": str(tmp_path / "venv"), "vllm_service_model_path": str(tmp_path / "model")})
+    assert rc != 0
+    msg = failed[-1]["msg"]
+    assert "vllm_service_venv_path %s has no bin/vllm" % (tmp_path / "venv") in msg
+    assert "vllm_service_model_path %s has no config.json" % (tmp_path / "model") in msg
+    assert not [name for name, result in results if result.get("changed")]
+
+
+def test_unknown_accelerator_is_named(tmp_path):
+    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", {"vllm_venv_accelerator": "gpu",
+                                                        "vllm_venv_root": str(tmp_path / "venvs")})
+    assert rc != 0
+    assert "vllm_venv_accelerator" in json.dumps(failed[-1])
+
+
+def test_failed_build_never_touches_the_venv_in_use(tmp_path):
+    """A build that cannot install (an empty wheelhouse) is removed; current and its target stay."""
+    root = tmp_path / "venvs"
+    serving = root / "builds" / "vllm-cpu-serving"
+    serving.mkdir(parents=True)
+    (serving / ".openclaw-build.json").write_text("{}")
+    (root / "current").symlink_to(serving)
+    wheelhouse = tmp_path / "empty-wheelhouse"
+    wheelhouse.mkdir()
+    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", {
+        "vllm_venv_root": str(root), "vllm_venv_accelerator": "cpu", "vllm_venv_wheelhouse": str(wheelhouse),
+        "vllm_venv_python": sys.executable, "vllm_venv_min_free_gb": 0})
+    assert rc != 0
+    msg = failed[-1]["msg"]
+    assert "failed; %s was not touched" % (root / "current") in msg
+    assert os.readlink(root / "current") == str(serving)
+    assert (serving / ".openclaw-build.json").is_file()
+    assert [p.name for p in (root / "builds").iterdir()] == ["vllm-cpu-serving"], "the failed build is gone"
