@@ -168,3 +168,54 @@ def test_failed_build_never_touches_the_venv_in_use(tmp_path):
     assert os.readlink(root / "current") == str(serving)
     assert (serving / ".openclaw-build.json").is_file()
     assert [p.name for p in (root / "builds").iterdir()] == ["vllm-cpu-serving"], "the failed build is gone"
+
+
+@pytest.fixture
+def model_archive_server(tiny_model, tmp_path):
+    """A real HTTP server with a tar.gz of the tiny model (files under tiny-awq/)."""
+    import functools
+    import hashlib
+    import http.server
+    import tarfile
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    archive = served / "tiny-awq.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tiny_model, arcname="tiny-awq")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d/tiny-awq.tar.gz" % server.server_address[1], \
+        hashlib.sha256(archive.read_bytes()).hexdigest()
+    server.shutdown()
+
+
+def url_vars(tmp_path, url, sha256):
+    return {"awq_model_root": str(tmp_path / "models"), "awq_model_name": "tiny", "awq_model_source": "url",
+            "awq_model_url": url, "awq_model_url_sha256": sha256, "awq_model_url_subdir": "tiny-awq",
+            "awq_model_min_free_gb": 0}
+
+
+def test_url_source_downloads_checks_and_unpacks(model_archive_server, tiny_model, tmp_path):
+    url, sha256 = model_archive_server
+    rc, failed, _, _ = run_role(tmp_path, "awq_model", url_vars(tmp_path, url, sha256))
+    assert rc == 0, failed
+    link = tmp_path / "models" / "tiny"
+    assert (link / "model.safetensors").read_bytes() == (tiny_model / "model.safetensors").read_bytes()
+    assert not list((tmp_path / "models").glob(".download-*")), "the archive is removed"
+    rc, _, _, stats = run_role(tmp_path, "awq_model", url_vars(tmp_path, url, sha256))
+    assert rc == 0 and stats["changed"] == 0
+
+
+def test_url_with_a_wrong_archive_sha256_fails_and_keeps_the_model(model_archive_server, tmp_path):
+    url, sha256 = model_archive_server
+    assert run_role(tmp_path, "awq_model", url_vars(tmp_path, url, sha256))[0] == 0
+    serving = os.path.realpath(tmp_path / "models" / "tiny")
+    rc, failed, _, _ = run_role(tmp_path, "awq_model", url_vars(tmp_path, url, "0" * 64))
+    assert rc != 0
+    assert "Fetching the model (url) failed" in failed[-1]["msg"]
+    assert "checksum" in failed[-1]["msg"].lower()
+    assert os.path.realpath(tmp_path / "models" / "tiny") == serving
+    assert not (tmp_path / "models" / ".staging-tiny").exists()
