@@ -16,6 +16,7 @@ done
 export ANSIBLE_COLLECTIONS_PATH="$PWD/$out/installed"
 ansible-doc openclaw.vllm.port_guard >/dev/null
 ansible-doc openclaw.vllm.awq_model_verify >/dev/null
+ansible-doc openclaw.vllm.free_space >/dev/null
 ansible-doc -t filter openclaw.vllm.systemd_quote >/dev/null
 ansible-doc -t filter openclaw.vllm.systemd_command >/dev/null
 ansible-doc -t role openclaw.vllm.vllm_service >/dev/null

@@ -73,7 +73,7 @@ def spawn():
                 for child in proc.children(recursive=True):
                     child.kill()
                 proc.kill()
-            except psutil.NoSuchProcess:
+            except psutil.Error:  # gone already (the guard reclaimed it), or a zombie
                 pass
         for pid in [spawned.pid] + spawned.child_pids:
             wait_gone(pid)
@@ -113,3 +113,13 @@ needs_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback h
 
 def pytest_configure(config):
     pytest.HOLDER = HOLDER
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A real 4-bit AWQ checkpoint, made by the project's own generator."""
+    pytest.importorskip("safetensors")
+    out = tmp_path_factory.mktemp("models") / "tiny-awq"
+    subprocess.run([sys.executable, str(ROOT / "scripts/make-tiny-awq-model.py"), str(out)], check=True,
+                   capture_output=True)
+    return out

@@ -36,15 +36,6 @@ def run_role(tmp_path, role, extra_vars, check=False):
     return proc.returncode, failed, results, output["stats"]["localhost"]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    pytest.importorskip("safetensors")
-    out = tmp_path_factory.mktemp("source") / "tiny-awq"
-    subprocess.run([sys.executable, str(ROOT / "scripts/make-tiny-awq-model.py"), str(out)], check=True,
-                   capture_output=True)
-    return out
-
-
 def model_vars(tmp_path, source, **more):
     return {"awq_model_root": str(tmp_path / "models"), "awq_model_name": "tiny", "awq_model_source": "local",
             "awq_model_local_path": str(source), "awq_model_min_free_gb": 0, **more}

@@ -13,15 +13,6 @@ pytestmark = pytest.mark.ansible
 ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    pytest.importorskip("safetensors")
-    out = tmp_path_factory.mktemp("models") / "tiny-awq"
-    subprocess.run([sys.executable, str(ROOT / "scripts/make-tiny-awq-model.py"), str(out)], check=True,
-                   capture_output=True)
-    return out
-
-
 def verify(path, **args):
     params = {"path": str(path), **args}
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
@@ -72,22 +63,18 @@ def test_unquantized_model_is_refused_with_what_was_found(tiny_model, tmp_path):
     assert "no quantization_config: this is an unquantized model (architectures=['LlamaForCausalLM'])" in result["msg"]
 
 
-def test_gptq_model_is_refused(tiny_model, tmp_path):
-    model = copy_model(tiny_model, tmp_path / "gptq")
+@pytest.mark.parametrize("key, value, expected", [
+    ("quant_method", "gptq", "quant_method is 'gptq', expected 'awq'"),
+    ("bits", 8, "bits is 8, expected 4"),
+])
+def test_other_quantizations_are_refused(tiny_model, tmp_path, key, value, expected):
+    model = copy_model(tiny_model, tmp_path / "other")
     config = json.loads((model / "config.json").read_text())
-    config["quantization_config"]["quant_method"] = "gptq"
+    config["quantization_config"][key] = value
     (model / "config.json").write_text(json.dumps(config))
     result = verify(model)
     assert result["failed"] is True
-    assert "quant_method is 'gptq', expected 'awq'" in result["msg"]
-
-
-def test_8_bit_is_refused(tiny_model, tmp_path):
-    model = copy_model(tiny_model, tmp_path / "awq8")
-    config = json.loads((model / "config.json").read_text())
-    config["quantization_config"]["bits"] = 8
-    (model / "config.json").write_text(json.dumps(config))
-    assert "bits is 8, expected 4" in verify(model)["msg"]
+    assert expected in result["msg"]
 
 
 def test_missing_weights_are_refused(tiny_model, tmp_path):
