@@ -1,4 +1,6 @@
 """normal_start: restarts of a healthy unit, during loading, and after kill -9 of the API server."""
+import time
+
 import pytest
 
 from testhost import BIN, PORT, UNIT, main_pid, run_once, tree, wait_for
@@ -17,8 +19,10 @@ def plain_restart(testhost):
     old = main_pid(testhost)
     old_tree = tree(testhost, old)
     mark = testhost.mark()
+    started = time.monotonic()
     restart = testhost.systemctl("restart", UNIT)
     healthy = testhost.wait_healthy(timeout=300)
+    print("restart to healthy: %.1f s" % (time.monotonic() - started))
     lines = testhost.guard_lines(after=mark)
     print("guard lines:\n" + "\n".join(lines))
     return {"old": old, "old_tree": old_tree, "restart": restart, "healthy": healthy, "lines": lines}
