@@ -116,3 +116,22 @@ def test_bad_port_names_the_input():
     result = status("--port", "99999")
     assert result.returncode == 2
     assert "port '99999' is out of range" in result.stderr
+
+
+@needs_root
+def test_hint_for_another_users_invisible_holder(tmp_path):
+    """Run as nobody: root's listener is visible as a socket of uid 0, not as a process."""
+    import socket as socketlib
+
+    with socketlib.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+                                 sys.executable, "-m",
+                                 "ansible_collections.openclaw.vllm.plugins.module_utils.vllm_status",
+                                 "status", "--verbose", "--port", str(port)],
+                                capture_output=True, text=True, timeout=60, cwd="/")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[-1] == HINT.format(
+        port=port, pid="?", cmd="(a process of uid 0, not visible to this user)")

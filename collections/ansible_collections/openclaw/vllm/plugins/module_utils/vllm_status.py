@@ -78,7 +78,11 @@ def hint_for(facts, unit):
     unknown = [h for h in probe["holders"] if h["kind"] != "vllm_like"]
     if not unknown:
         return None
-    return HINT.format(port=facts["port"], pid=unknown[0]["pid"], cmd=guard.quote(unknown[0]["cmd"]), unit=unit)
+    holder = unknown[0]
+    # Another user's process: the socket's owner is known, its pid and argv are not visible.
+    pid = holder["pid"] if holder["pid"] is not None else "?"
+    cmd = holder["cmd"] or "(a process of uid %s, not visible to this user)" % holder["uid"]
+    return HINT.format(port=facts["port"], pid=pid, cmd=guard.quote(cmd), unit=unit)
 
 
 def collect(host=DEFAULT_HOST, port=DEFAULT_PORT, unit=DEFAULT_UNIT, patterns=guard.DEFAULT_PATTERNS):
