@@ -113,6 +113,8 @@ def measure(runs, label):
     for name, seconds in rows:
         print("  %-52s %8.1f ms  %5.2fx floor  %5.2fx ss" % (name, seconds * 1e3, seconds / floor, seconds / ss))
     print("  %-52s %8.1f ms  (goal < 100 ms)" % ("reclaim: guard exit after the stray's exit", reclaim_after_exit * 1e3))
+    print("  free-port decision: console script %.2fx its floor, host wrapper %.2fx its floor (goal <= 1.5x)" % (
+        free / floor, free_host / floor_isolated))
     return free / floor, reclaim_after_exit
 
 

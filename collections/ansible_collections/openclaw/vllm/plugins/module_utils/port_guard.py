@@ -485,8 +485,6 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
     The scan reads only /proc/<pid>/stat of the candidates (comm is the process title
     cut to 15 characters); psutil is loaded only when one matches.
     """
-    import fnmatch
-
     prefixes = [p.lower()[:15].rstrip("*") for p in engine_patterns]
     candidates = []
     my_uid = os.getuid()
@@ -496,6 +494,8 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
             candidates.append(pid)
     if not candidates:
         return []
+    import fnmatch  # only now: it pulls in re, which costs more than the whole scan
+
     import psutil
 
     protected = _protected_pids()
