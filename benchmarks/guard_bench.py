@@ -52,15 +52,18 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def timed(cmd, runs, expect=None):
-    samples = []
+def timed(commands, runs):
+    """Median wall time of each command, run in turns (a, b, c, a, b, c, ...) so that drift
+    in the machine's load hits every command alike. ``commands``: {name: (argv, exit code)}."""
+    samples = {name: [] for name in commands}
     for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        samples.append(time.perf_counter() - start)
-        if expect is not None and proc.returncode != expect:
-            raise SystemExit("%s exited %d, expected %d" % (cmd, proc.returncode, expect))
-    return statistics.median(samples)
+        for name, (cmd, expect) in commands.items():
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            samples[name].append(time.perf_counter() - start)
+            if proc.returncode != expect:
+                raise SystemExit("%s exited %d, expected %d" % (cmd, proc.returncode, expect))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def reclaim_samples(runs):
@@ -86,16 +89,19 @@ def reclaim_samples(runs):
 
 def measure(runs, label):
     port = free_port()
-    floor = timed([sys.executable, "-c", "pass"], runs)
-    floor_isolated = timed([sys.executable, "-I", "-c", "pass"], runs)
-    ss = timed(["bash", "-c", "ss -ltnp | awk '$4 ~ /:%d$/'" % port], runs)
-    free = timed([GUARD, str(port)], runs, expect=0)
-    free_host = timed([sys.executable, "-I", "-c", HOST_WRAPPER, str(port)], runs, expect=0)
+    free = timed({
+        "floor": ([sys.executable, "-c", "pass"], 0),
+        "floor_isolated": ([sys.executable, "-I", "-c", "pass"], 0),
+        "ss": (["bash", "-c", "ss -ltnp | awk '$4 ~ /:%d$/'" % port], 0),
+        "free": ([GUARD, str(port)], 0),
+        "free_host": ([sys.executable, "-I", "-c", HOST_WRAPPER, str(port)], 0),
+    }, runs)
+    floor, floor_isolated, ss = free["floor"], free["floor_isolated"], free["ss"]
     holder = subprocess.Popen(["bash", "-c", 'exec -a unknown-holder "$0" -c "$1" "$2" /dev/null', sys.executable,
                                STRAY, str(port)], stdout=subprocess.PIPE)
     holder.stdout.readline()
     try:
-        held = timed([GUARD, str(port)], runs, expect=42)
+        held = timed({"held": ([GUARD, str(port)], 42)}, runs)["held"]
     finally:
         holder.kill()
         holder.wait()
@@ -105,8 +111,8 @@ def measure(runs, label):
         ("python -c pass (floor)", floor),
         ("python -I -c pass (floor of the host wrapper)", floor_isolated),
         ("ss -ltnp | awk (original's probe)", ss),
-        ("guard, free port (console script)", free),
-        ("guard, free port (host wrapper, python -I)", free_host),
+        ("guard, free port (console script)", free["free"]),
+        ("guard, free port (host wrapper, python -I)", free["free_host"]),
         ("guard, held by unknown (refuse, exit 42)", held),
         ("guard, reclaim a stray (whole run)", reclaim_wall),
     ]
@@ -114,8 +120,7 @@ def measure(runs, label):
         print("  %-52s %8.1f ms  %5.2fx floor  %5.2fx ss" % (name, seconds * 1e3, seconds / floor, seconds / ss))
     print("  %-52s %8.1f ms  (goal < 100 ms)" % ("reclaim: guard exit after the stray's exit", reclaim_after_exit * 1e3))
     print("  free-port decision: console script %.2fx its floor, host wrapper %.2fx its floor (goal <= 1.5x)" % (
-        free / floor, free_host / floor_isolated))
-    return free / floor, reclaim_after_exit
+        free["free"] / floor, free["free_host"] / floor_isolated))
 
 
 def main():
