@@ -21,6 +21,8 @@ SERVED_NAME = "local-assistant"
 GUARD_TAG = "openclaw-vllm-port-guard"
 HOME = "/home/" + SERVICE_USER
 BIN = HOME + "/.local/bin"
+VENV = "/opt/openclaw-vllm/current"  # the demo inventory's paths
+MODEL = "/var/lib/openclaw-vllm/models/tiny-awq"
 
 
 class TestHost:
@@ -112,6 +114,23 @@ class TestHost:
                 return pid
             time.sleep(0.2)
         raise AssertionError("%s did not start listening on %d" % (argv0, port))
+
+    def start_lane(self, port):
+        """A second, real vLLM of the service user outside the unit (another lane), on ``port``.
+        Returns the API server's pid once /health answers."""
+        self.as_user("cd /tmp && HF_HUB_OFFLINE=1 TORCHDYNAMO_DISABLE=1 nohup %s serve %s --host 127.0.0.1 --port %s "
+                     "--quantization awq --dtype bfloat16 --max-model-len 512 --kv-cache-memory-bytes 268435456 "
+                     "--enforce-eager >/tmp/lane-%s.log 2>&1 &", VENV + "/bin/vllm", MODEL, port, port)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.run("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/health" % port).stdout == "200":
+                return self.listener_pid(port)
+            time.sleep(2)
+        raise AssertionError("the second vLLM on %d never became healthy:\n%s" % (
+            port, self.run("tail -20 /tmp/lane-%d.log" % port).stdout))
+
+    def children(self, pid):
+        return [int(child) for child in self.run("ps -o pid= --ppid %d" % pid).stdout.split()]
 
     def listener_pid(self, port=PORT):
         # As the service user: in the container root may not read other users' fds.

@@ -80,3 +80,25 @@ def test_kill_9_of_the_api_server_leaves_no_orphaned_engine(testhost):
     assert len(current) == 1
     assert current[0] in tree(testhost, main_pid(testhost)), "the one engine belongs to the new server"
     assert testhost.chat("After the crash")["usage"]["completion_tokens"] > 0
+
+
+def test_orphaned_engine_of_a_dead_lane_is_reaped_at_the_next_start(testhost):
+    """A real vLLM outside the unit loses its API server to kill -9: its VLLM::EngineCore
+    (and Worker) live on, re-parented, holding memory. The guard reaps them at the next start."""
+    lane = testhost.start_lane(8011)
+    engine = [pid for pid in testhost.children(lane) if pid in engines(testhost)]
+    assert len(engine) == 1, "the lane has its engine"
+    engine = engine[0]
+    worker = testhost.children(engine)
+    assert testhost.run("kill -9 %d" % lane).rc == 0
+    time.sleep(5)
+    assert testhost.alive(engine), "vLLM's engine outlives its killed API server: the orphan exists"
+    mark = testhost.mark()
+    assert testhost.systemctl("restart", UNIT).rc == 0
+    lines = testhost.guard_lines(after=mark)
+    print("guard lines:\n" + "\n".join(lines))
+    assert 'VLLM_ORPHAN_RECLAIM pid=%d cmd="VLLM::EngineCore"' % engine in lines
+    assert wait_for(lambda: not testhost.alive(engine), timeout=15)
+    assert not [pid for pid in worker if testhost.alive(pid)], "the orphan's worker went with it"
+    assert testhost.wait_healthy(timeout=300)
+    assert len(engines(testhost)) == 1, "only the unit's own engine is left"

@@ -297,7 +297,8 @@ def matching_pattern(names, patterns):
 
 
 def format_cmd(argv):
-    return " ".join(argv)
+    # setproctitle pads a title with spaces over the old argv: drop the padding.
+    return " ".join(argv).rstrip()
 
 
 class Holder(object):
