@@ -23,7 +23,8 @@ step "collection build" bash scripts/build-collection.sh
 step "test host image" bash scripts/testhost-image.sh
 step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
 step "tiny AWQ model" python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
-# A host left by an interrupted run would be reused as if freshly created: start clean.
-podman rm --force --time 5 openclaw-testhost >/dev/null 2>&1 || true
+# A host (or molecule's record of one) left by an interrupted run would be reused as if
+# freshly created: destroy both first.
+step "molecule destroy (leftovers)" molecule destroy --all
 step "molecule (default, normal_start, reclaim, unknown_holder)" molecule test --all
 echo "=== all green in ${SECONDS}s"
