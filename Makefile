@@ -36,6 +36,7 @@ assets: venv
 	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
 
 molecule: venv testhost assets
+	molecule destroy --all  # a stale record of a created host would make create skip
 	molecule test --all
 
 demo: venv testhost assets

@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
-export PYTHONDONTWRITEBYTECODE=${PYTHONDONTWRITEBYTECODE:-}
 
 step() {
   local name=$1

@@ -5,6 +5,7 @@ operator on the host would. Commands go through ``podman exec`` (testinfra's pod
 On a failed test, the guard's journal lines, the unit's status and the journal tail are
 printed: what an operator needs.
 """
+import functools
 import json
 import os
 import shlex
@@ -168,6 +169,7 @@ def run_once(function):
     every test of the module (repeating the actions); remember the failure instead."""
     results = {}
 
+    @functools.wraps(function)  # keeps the signature pytest reads for fixture arguments
     def wrapper(*args, **kwargs):
         if "error" in results:
             pytest.fail("the scenario's setup failed earlier: %s" % results["error"], pytrace=False)
@@ -179,8 +181,6 @@ def run_once(function):
                 raise
         return results["value"]
 
-    wrapper.__name__ = function.__name__
-    wrapper.__signature__ = __import__("inspect").signature(function)
     return wrapper
 
 

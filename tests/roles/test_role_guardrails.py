@@ -109,12 +109,12 @@ def test_url_source_needs_a_sha256(tmp_path):
 @pytest.mark.parametrize("port, expected", [
     (70000, "vllm_service_port is '70000', expected an integer in 1..65535"),
     (0, "vllm_service_port is '0', expected an integer in 1..65535"),
-    ("http", "vllm_service_port"),
+    ("http", "argument 'vllm_service_port' is of type str and we were unable to convert to int"),
 ])
 def test_port_out_of_range_fails_in_preflight(tmp_path, port, expected):
     rc, failed, results, _ = run_role(tmp_path, "vllm_service", {"vllm_service_port": port})
     assert rc != 0
-    assert expected in failed[-1]["msg"] or expected in json.dumps(failed[-1])
+    assert expected in failed[-1]["msg"]
     assert not [name for name, result in results if result.get("changed")], "nothing changed"
 
 
@@ -138,7 +138,7 @@ def test_unknown_accelerator_is_named(tmp_path):
     rc, failed, _, _ = run_role(tmp_path, "vllm_venv", {"vllm_venv_accelerator": "gpu",
                                                         "vllm_venv_root": str(tmp_path / "venvs")})
     assert rc != 0
-    assert "vllm_venv_accelerator" in json.dumps(failed[-1])
+    assert "value of vllm_venv_accelerator must be one of: auto, cuda, cpu, got: gpu" in failed[-1]["msg"]
 
 
 def test_failed_build_never_touches_the_venv_in_use(tmp_path):

@@ -43,6 +43,7 @@ def test_systemd_analyze_accepts_and_parses_the_quoted_line(tmp_path):
                             env=dict(os.environ, SYSTEMD_LOG_LEVEL="info"))
     errors = [line for line in result.stderr.splitlines() if "quoting-check" in line]
     assert errors == [], result.stderr
+    assert result.returncode == 0, result.stderr
 
 
 def test_environment_context_keeps_dollar():

@@ -287,7 +287,7 @@ def identity_names(argv, comm=""):
 
 def matching_pattern(names, patterns):
     """The first pattern that any identity name matches (case-insensitive), or None."""
-    import fnmatch  # held path only
+    import fnmatch  # held path only: it pulls in re, which costs more than the free path
 
     for name in names:
         for pattern in patterns:
@@ -331,12 +331,29 @@ class Holder(object):
         }
 
 
-def _protected_pids():
-    """pid 1, the guard itself and its ancestors: never killed."""
-    import psutil
+_PROTECTED = None
 
-    me = psutil.Process()
-    return {1, me.pid} | {parent.pid for parent in me.parents()}
+
+def _ancestor_pids():
+    """The guard's parent, grandparent, ... up to init, from /proc/<pid>/stat."""
+    ancestors = []
+    pid = os.getpid()
+    while pid > 1:
+        stat = _read_stat("/proc/%d" % pid)
+        if stat is None:
+            break
+        pid = stat[1]
+        ancestors.append(pid)
+    return ancestors
+
+
+def _protected_pids():
+    """pid 1, the guard itself and its ancestors: never killed. They do not change while
+    the guard runs, so the walk is done once."""
+    global _PROTECTED
+    if _PROTECTED is None:
+        _PROTECTED = frozenset([1, os.getpid()] + _ancestor_pids())
+    return _PROTECTED
 
 
 def _classify(process, patterns, my_uid, protected):
@@ -462,14 +479,7 @@ def _orphan_candidate_pids():
     manager (a subreaper) and of the guard's own ancestors. Reading a few children lists
     instead of every /proc entry keeps the free-port path fast on busy hosts; without
     /proc/<pid>/task/<tid>/children every process is a candidate."""
-    roots = {1}
-    pid = os.getpid()
-    while pid > 1:
-        stat = _read_stat("/proc/%d" % pid)
-        if stat is None:
-            break
-        pid = stat[1]
-        roots.add(pid)
+    roots = set(_protected_pids()) - {os.getpid()}
     roots.update(_user_manager_pids(os.getuid()))
     candidates = set()
     for root in roots:
@@ -495,8 +505,6 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
             candidates.append(pid)
     if not candidates:
         return []
-    import fnmatch  # only now: it pulls in re, which costs more than the whole scan
-
     import psutil
 
     protected = _protected_pids()
@@ -507,17 +515,16 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
             argv = process.cmdline()
             if pid in protected or process.uids().real != my_uid:
                 continue
-            title = argv[0] if argv else process.name()
-            if not any(fnmatch.fnmatchcase(title.lower(), p.lower()) for p in engine_patterns):
+            if not matching_pattern([argv[0] if argv else process.name()], engine_patterns):
                 continue
-            lane = None
+            # Its lane is alive when some ancestor is an API server: ours, and not an engine.
+            has_server = False
             for parent in process.parents():
                 names = identity_names(parent.cmdline(), parent.name())
-                is_engine = any(fnmatch.fnmatchcase(n.lower(), p.lower()) for n in names for p in engine_patterns)
-                if not is_engine and matching_pattern(names, patterns):
-                    lane = parent
+                if matching_pattern(names, patterns) and not matching_pattern(names, engine_patterns):
+                    has_server = True
                     break
-            if lane is None:
+            if not has_server:
                 orphans.append(Holder(pid, my_uid, argv, "vllm_like", "engine without an API server", [], process))
         except psutil.Error:
             continue  # gone or invisible: not ours to reap
@@ -530,11 +537,11 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
 class Report(object):
     """What the probe saw: the holders that block ``bind(host, port)``, or why it could not tell."""
 
-    __slots__ = ("port", "host", "holders", "error")
+    __slots__ = ("port", "address", "holders", "error")
 
-    def __init__(self, port, host, holders=(), error=None):
+    def __init__(self, port, address, holders=(), error=None):
         self.port = port
-        self.host = host
+        self.address = address  # parse_host() of the host asked for
         self.holders = list(holders)
         self.error = error
 
@@ -576,22 +583,22 @@ def probe(port, host=None, patterns=DEFAULT_PATTERNS):
     if not sockets:
         code = bind_test(parsed, port, reuse_addr=False)
         if code == 0:
-            return Report(port, host)
+            return Report(port, parsed)
         if code == errno.EADDRINUSE:
             # Connections that linger (TIME_WAIT) block a plain bind but not vLLM's,
             # which sets SO_REUSEADDR. Anything else is a socket the tables hide.
             if _port_has_connections(port) and bind_test(parsed, port, reuse_addr=True) == 0:
-                return Report(port, host)
-            return Report(port, host, error="port in use, but no socket table names a holder "
-                                            "(bound-only sockets are listed from Linux 6.10)")
+                return Report(port, parsed)
+            return Report(port, parsed, error="port in use, but no socket table names a holder "
+                                              "(bound-only sockets are listed from Linux 6.10)")
         if code == errno.EADDRNOTAVAIL:
             raise UsageError("host %r is not an address of this machine" % (host,))
-        return Report(port, host, error="bind test failed: %s" % os.strerror(code))
+        return Report(port, parsed, error="bind test failed: %s" % os.strerror(code))
     try:
         holders = identify(sockets, patterns)
     except OSError as exc:
-        return Report(port, host, error="cannot identify holders: %s" % exc)
-    return Report(port, host, holders)
+        return Report(port, parsed, error="cannot identify holders: %s" % exc)
+    return Report(port, parsed, holders)
 
 
 # --------------------------------------------------------------------------- events
@@ -733,7 +740,7 @@ def _wait_gone(procs, timeout):
 
 
 def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, timeout=DEFAULT_TIMEOUT,
-              probe_only=False, dry_run=False, reap_orphans=True, log=None):
+              probe_only=False, dry_run=False, log=None):
     """Probe, decide and (unless ``probe_only``/``dry_run``) reclaim. Returns an Outcome.
 
     ``probe_only`` reports holders (``VLLM_PORT_HELD_VLLM``) and kills nothing;
@@ -760,7 +767,7 @@ def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, t
             log("VLLM_PORT_OK", port=port)
         return outcome("VLLM_PORT_HELD_VLLM" if report.holders else "VLLM_PORT_OK", EXIT_OK)
 
-    orphans = find_orphans(patterns) if reap_orphans else []
+    orphans = find_orphans(patterns)
     holder_pids = {h.pid for h in report.holders}
     orphans = [o for o in orphans if o.pid not in holder_pids]
     for holder in report.holders:
@@ -774,9 +781,8 @@ def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, t
     if report.holders or orphans:
         _kill_trees([h.process for h in report.holders + orphans], grace, log, port)
     if report.holders:
-        parsed = parse_host(host)
         deadline = time.monotonic() + timeout
-        while not port_is_bindable(port, parsed):
+        while not port_is_bindable(port, report.address):
             if time.monotonic() >= deadline:
                 reason = "port not bindable %.1fs after the holders were killed" % timeout
                 log("VLLM_PORT_STUCK", level="warning", port=port, reason=reason)
@@ -859,7 +865,6 @@ def main(argv=None):
         if options.get("help"):
             print(GUARD_USAGE)
             return EXIT_OK
-        parse_host(options["host"])
         result = run_guard(options["port"], options["host"], options["patterns"], options["grace"],
                            options["timeout"], probe_only=options["probe_only"])
     except UsageError as exc:
