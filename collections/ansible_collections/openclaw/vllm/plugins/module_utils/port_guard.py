@@ -79,8 +79,20 @@ class PortSocket(object):
         return "[%s]:%d" % (text, self.port) if self.family == _socket.AF_INET6 else "%s:%d" % (text, self.port)
 
 
+class ProbeError(Exception):
+    """The kernel tables could not be read reliably: the guard refuses (42), never kills."""
+
+
+_NLM_F_DUMP_INTR = 0x10
+_DIAG_MSG_LEN = 72  # struct inet_diag_msg
+
+
 def _netlink_dump(family, states):
-    """Yield (state, sport, addr, uid, inode, v6only) for TCP sockets via sock_diag."""
+    """Yield (state, sport, addr, uid, inode, v6only) for TCP sockets via sock_diag.
+
+    A truncated message or a dump the kernel flags as interrupted (the table changed while
+    it was read) raises ProbeError: a partial table could hide a holder.
+    """
     sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG)
     try:
         request = struct.pack("=BBBBI", family, _socket.IPPROTO_TCP, 0, 0, states) + b"\0" * 48
@@ -89,26 +101,36 @@ def _netlink_dump(family, states):
         addr_len = 4 if family == _socket.AF_INET else 16
         while True:
             data = sock.recv(65536)
+            if not data:
+                raise ProbeError("sock_diag: empty read before the end of the dump")
             offset = 0
-            while offset + 16 <= len(data):
-                length, msg_type = struct.unpack_from("=IH", data, offset)
+            while offset < len(data):
+                if offset + 16 > len(data):
+                    raise ProbeError("sock_diag: truncated message header")
+                length, msg_type, flags = struct.unpack_from("=IHH", data, offset)
+                if length < 16 or offset + length > len(data):
+                    raise ProbeError("sock_diag: truncated message (length %d)" % length)
+                if flags & _NLM_F_DUMP_INTR:
+                    raise ProbeError("sock_diag: dump interrupted (the socket table changed while read)")
                 if msg_type == 3:  # NLMSG_DONE
                     return
                 if msg_type == 2:  # NLMSG_ERROR
                     code = -struct.unpack_from("=i", data, offset + 16)[0]
                     raise OSError(code, "sock_diag: %s" % os.strerror(code))
+                if length < 16 + _DIAG_MSG_LEN:
+                    raise ProbeError("sock_diag: short inet_diag message (length %d)" % length)
                 body = offset + 16
                 state = data[body + 1]
                 sport = struct.unpack_from(">H", data, body + 4)[0]
                 addr = data[body + 8:body + 8 + addr_len]
                 uid, inode = struct.unpack_from("=II", data, body + 64)
                 v6only = False
-                attr = body + 72
+                attr = body + _DIAG_MSG_LEN
                 while attr + 4 <= offset + length:
                     attr_len, attr_type = struct.unpack_from("=HH", data, attr)
                     if attr_len < 4:
                         break
-                    if attr_type == _INET_DIAG_SKV6ONLY:
+                    if attr_type == _INET_DIAG_SKV6ONLY and attr + 5 <= offset + length:
                         v6only = bool(data[attr + 4])
                     attr += (attr_len + 3) & ~3
                 yield state, sport, addr, uid, inode, v6only
@@ -118,30 +140,58 @@ def _netlink_dump(family, states):
 
 
 def _proc_net_dump(family):
-    """Fallback without sock_diag: /proc/net/tcp{,6} (LISTEN and connections only)."""
+    """Fallback without sock_diag: /proc/net/tcp{,6} (LISTEN and connections only).
+
+    These tables do not say whether an IPv6 socket is v6-only: v6only is None (unknown),
+    and overlaps() asks a bind test instead of guessing.
+    """
     path = "/proc/net/tcp" if family == _socket.AF_INET else "/proc/net/tcp6"
     try:
         with open(path) as table:
             lines = table.readlines()[1:]
     except OSError:
         return
-    for line in lines:
-        fields = line.split()
-        local, state, uid, inode = fields[1], int(fields[3], 16), int(fields[7]), int(fields[9])
-        hex_addr, hex_port = local.split(":")
-        raw = bytes.fromhex(hex_addr)
+    for number, line in enumerate(lines, 2):
+        try:
+            fields = line.split()
+            local, state, uid, inode = fields[1], int(fields[3], 16), int(fields[7]), int(fields[9])
+            hex_addr, hex_port = local.split(":")
+            raw = bytes.fromhex(hex_addr)
+            port = int(hex_port, 16)
+        except (IndexError, ValueError) as exc:
+            raise ProbeError("%s line %d unreadable (%s)" % (path, number, exc))
         # /proc prints each 32-bit word in host (little-endian) order.
         addr = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-        yield state, int(hex_port, 16), addr, uid, inode, False
+        yield state, port, addr, uid, inode, None if family == _socket.AF_INET6 else False
+
+
+# Test knob: read the socket tables as an older kernel would give them. "legacy": sock_diag
+# without bound-only sockets (Linux < 6.10: Ubuntu 22.04/24.04, Debian 12); "proc": the
+# /proc/net/tcp{,6} fallback. CI runs the guard suite once per setting.
+TABLES_ENV = "OPENCLAW_VLLM_GUARD_TABLES"
 
 
 def _dump(family, states):
-    try:
-        return list(_netlink_dump(family, states))
-    except OSError as exc:
-        if exc.errno == errno.EAFNOSUPPORT and family == _socket.AF_INET6:
-            return []  # no IPv6 in this kernel
+    tables = os.environ.get(TABLES_ENV, "")
+    if tables == "proc":
         return list(_proc_net_dump(family))
+    if tables == "legacy":
+        states &= ~_TCPF_BOUND_INACTIVE
+    for attempt in range(3):
+        try:
+            rows = list(_netlink_dump(family, states))
+        except ProbeError:
+            if attempt == 2:
+                raise
+            continue  # an interrupted dump: read the table again
+        except OSError as exc:
+            if exc.errno == errno.EAFNOSUPPORT and family == _socket.AF_INET6:
+                return []  # no IPv6 in this kernel
+            return list(_proc_net_dump(family))
+        if tables == "legacy":  # older kernels never report a bound-only socket
+            rows = [row for row in rows if row[0] != _TCP_CLOSE]
+        return rows
+    return []
 
 
 def port_sockets(port):
@@ -164,20 +214,36 @@ def _port_has_connections(port):
 
 
 def parse_host(host):
-    """Return (family, packed address) for ``host``, or None for "any address"."""
-    if host in (None, ""):
+    """The addresses vLLM's ``bind(host, port)`` would take, as [(family, packed)], or None
+    for "any address".
+
+    vLLM (create_server_socket) opens an AF_INET6 socket only for an IPv6 literal; any
+    other host is bound as AF_INET, so a name resolves to its IPv4 addresses only
+    (``localhost`` is 127.0.0.1 even where /etc/hosts lists ``::1 localhost`` first).
+    Every IPv4 address it resolves to is checked.
+    """
+    if host is None or host == "":
         return None
+    if not isinstance(host, str) or not host.strip() or len(host) > 253:
+        raise UsageError("host %r: expected an IP address or a host name" % (host,))
+    literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     for family in (_socket.AF_INET, _socket.AF_INET6):
         try:
-            return family, _socket.inet_pton(family, host.strip("[]"))
+            return [(family, _socket.inet_pton(family, literal))]
         except (OSError, ValueError):
             pass
     try:
-        infos = _socket.getaddrinfo(host, None, 0, _socket.SOCK_STREAM)
-    except OSError as exc:
+        infos = _socket.getaddrinfo(host, None, _socket.AF_INET, _socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError) as exc:
         raise UsageError("host %r is not an IP address or a resolvable name (%s)" % (host, exc))
-    family, _type, _proto, _canon, sockaddr = infos[0]
-    return family, _socket.inet_pton(family, sockaddr[0])
+    addresses = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        packed = (_socket.AF_INET, _socket.inet_pton(_socket.AF_INET, sockaddr[0]))
+        if packed not in addresses:
+            addresses.append(packed)
+    if not addresses:
+        raise UsageError("host %r resolves to no IPv4 address (vLLM binds names as IPv4)" % (host,))
+    return addresses
 
 
 def _unmap(family, addr):
@@ -186,10 +252,15 @@ def _unmap(family, addr):
     return family, addr
 
 
-def overlaps(sock, host):
-    """Would ``sock`` make ``bind(host, port)`` fail? Linux bind rules; host None = any."""
-    if host is None:
+def overlaps(sock, hosts):
+    """Would ``sock`` make ``bind(host, port)`` fail for any of ``hosts``? Linux bind rules;
+    hosts None = any address."""
+    if hosts is None:
         return True
+    return any(_overlaps_one(sock, host) for host in hosts)
+
+
+def _overlaps_one(sock, host):
     host_family, host_addr = _unmap(*host)
     family, addr = _unmap(sock.family, sock.addr)
     host_any = host_addr.count(0) == len(host_addr)
@@ -197,25 +268,41 @@ def overlaps(sock, host):
     if host_family == family:
         return host_any or sock_any or host_addr == addr
     if family == _socket.AF_INET6:  # host is IPv4: only a dual-stack "::" covers it
-        return sock_any and not sock.v6only
-    # host is IPv6, socket IPv4: vLLM binds "::" dual-stack, which covers every IPv4 address
+        if not sock_any or sock.v6only:
+            return False
+        if sock.v6only is None:  # the table could not say: let the kernel answer
+            return bind_test([host], sock.port, reuse_addr=True) != 0
+        return True
+    # host is IPv6, socket IPv4: a dual-stack "::" bind covers every IPv4 address
     return host_any
 
 
-def bind_test(host, port, reuse_addr):
-    """Try ``bind(host, port)``; return 0 or the errno. Without host: dual-stack "::"."""
-    family, addr = host if host is not None else (_socket.AF_INET6, b"\0" * 16)
+def bind_test(hosts, port, reuse_addr):
+    """Try ``bind(host, port)`` for each host; return 0 or the first errno. Without hosts:
+    dual-stack "::" (or 0.0.0.0 where the kernel has no IPv6)."""
+    if hosts is None:
+        code = _bind_one((_socket.AF_INET6, b"\0" * 16), port, reuse_addr, dual_stack=True)
+        if code == errno.EAFNOSUPPORT:
+            code = _bind_one((_socket.AF_INET, b"\0" * 4), port, reuse_addr)
+        return code
+    for host in hosts:
+        code = _bind_one(host, port, reuse_addr)
+        if code:
+            return code
+    return 0
+
+
+def _bind_one(host, port, reuse_addr, dual_stack=False):
+    family, addr = host
     try:
         sock = _socket.socket(family, _socket.SOCK_STREAM)
     except OSError as exc:
-        if host is None and exc.errno == errno.EAFNOSUPPORT:
-            return bind_test((_socket.AF_INET, b"\0" * 4), port, reuse_addr)
         return exc.errno
     try:
         if reuse_addr:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
         if family == _socket.AF_INET6:
-            if host is None:
+            if dual_stack:
                 sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 0)
             sock.bind((_socket.inet_ntop(family, addr), port, 0, 0))
         else:
@@ -227,106 +314,368 @@ def bind_test(host, port, reuse_addr):
         sock.close()
 
 
-# --------------------------------------------------------------------------- processes
+_PIDFD_GETFD = 438  # syscall number, the same on x86_64 and arm64
 
 
-def socket_owners(inodes):
-    """Map socket inode -> pids that hold it, for every process we can see."""
-    wanted = {"socket:[%d]" % inode: inode for inode in inodes}
-    owners = {}
+def _tcp_inodes():
+    """Inodes of every TCP socket the tables list (any state)."""
+    inodes = set()
+    for family in (_socket.AF_INET, _socket.AF_INET6):
+        for _state, _sport, _addr, _uid, inode, _v6only in _dump(family, _TCPF_ALL | _TCPF_BOUND_INACTIVE):
+            inodes.add(inode)
+    return inodes
+
+
+def bound_only_sockets(port, hosts):
+    """Bound-only sockets on ``port`` where sock_diag cannot list them (Linux < 6.10).
+
+    A TCP socket that no table lists is bound but not listening, or not bound at all.
+    For each such socket of a process this user may trace, a duplicate taken with
+    pidfd_getfd (Linux >= 5.6) tells its address. Sockets of processes we may not trace
+    stay unknown: the caller then refuses.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    listed = _tcp_inodes()
+    my_uid = os.getuid()
+    found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        fd_dir = "/proc/%s/fd" % entry.name
+        pid = int(entry.name)
         try:
-            fds = os.listdir(fd_dir)
-        except OSError:  # gone, or another user's process
+            if my_uid != 0 and entry.stat().st_uid != my_uid:
+                continue
+            targets = _fd_targets("/proc/%d/fd" % pid)
+        except OSError:
             continue
-        for fd in fds:
+        candidates = []
+        for fd, target in targets.items():
+            if not target.startswith("socket:["):
+                continue
+            inode = int(target[8:-1])
+            if inode in listed:
+                continue
             try:
-                target = os.readlink("%s/%s" % (fd_dir, fd))
+                proto = os.getxattr("/proc/%d/fd/%s" % (pid, fd), "system.sockprotoname")
             except OSError:
                 continue
-            inode = wanted.get(target)
-            if inode is not None:
-                pids = owners.setdefault(inode, [])
-                if int(entry.name) not in pids:
-                    pids.append(int(entry.name))
-    return owners
+            if proto.rstrip(b"\0") in (b"TCP", b"TCPv6"):
+                candidates.append((int(fd), inode))
+        if not candidates:
+            continue
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue
+        try:
+            for fd, inode in candidates:
+                dup = libc.syscall(_PIDFD_GETFD, pidfd, fd, 0)
+                if dup < 0:
+                    continue
+                sock = _socket.socket(fileno=dup)
+                try:
+                    name = sock.getsockname()
+                    v6only = False
+                    if sock.family == _socket.AF_INET6:
+                        v6only = bool(sock.getsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY))
+                    found_sock = PortSocket(sock.family, _socket.inet_pton(sock.family, name[0]), name[1],
+                                            entry.stat().st_uid, inode, v6only, False)
+                except OSError:
+                    continue
+                finally:
+                    sock.close()
+                if found_sock.port == port and overlaps(found_sock, hosts):
+                    found.append(found_sock)
+        finally:
+            os.close(pidfd)
+    return found
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _fd_targets(fd_dir):
+    """{fd name: link target} for one fd directory; raises OSError when it cannot be listed."""
+    targets = {}
+    for fd in os.listdir(fd_dir):
+        try:
+            targets[fd] = os.readlink("%s/%s" % (fd_dir, fd))
+        except OSError:
+            continue  # closed since the listing
+    return targets
+
+
+def socket_owners(inodes):
+    """Map socket inode -> pids that hold it, for every process we can see, and
+    {pid: why its fds could not be read} for the processes we could not look into.
+
+    Every thread's fd table counts: a process whose main thread exited while another
+    thread keeps the socket has an empty /proc/<pid>/fd, and a thread can unshare its
+    table. Threads are read only when their listing differs from the leader's.
+    """
+    wanted = {"socket:[%d]" % inode: inode for inode in inodes}
+    owners = {}
+    unreadable = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        tables = []
+        try:
+            tables.append(_fd_targets("/proc/%d/fd" % pid))
+            leader_fds = sorted(tables[0])
+        except FileNotFoundError:
+            continue  # gone
+        except OSError as exc:
+            unreadable[pid] = exc.strerror or str(exc)
+            continue
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            tids = []
+        if len(tids) > 1:
+            for tid in tids:
+                if tid == entry.name:
+                    continue
+                fd_dir = "/proc/%d/task/%s/fd" % (pid, tid)
+                try:
+                    if sorted(os.listdir(fd_dir)) != leader_fds:
+                        tables.append(_fd_targets(fd_dir))
+                except OSError:
+                    continue
+        for table in tables:
+            for target in table.values():
+                inode = wanted.get(target)
+                if inode is not None:
+                    pids = owners.setdefault(inode, [])
+                    if pid not in pids:
+                        pids.append(pid)
+    return owners, unreadable
+
+
+def _is_interpreter(name):
+    """python, python3, python3.11, pypy3, ... (and nothing else named python-*)."""
+    lowered = name.lower()
+    for prefix in ("python", "pypy"):
+        if lowered.startswith(prefix):
+            version = lowered[len(prefix):]
+            return all(part.isdigit() and part.isascii() for part in version.split(".")) if version else True
+    return False
+
+
+# CPython short options that take a value (``-W arg``, ``-Xopt``); -c and -m end the options.
+_VALUE_FLAGS = "WX"
+
+
+def interpreter_program(args):
+    """What ``python [options] ...`` runs, parsed the way CPython parses its options:
+    ("module", name) for -m, ("script", path) for a script, None for -c, stdin or no program.
+    """
+    args = list(args)
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            return ("script", args[index]) if index < len(args) and args[index] != "-" else None
+        if arg.startswith("--"):
+            if arg == "--check-hash-based-pycs":
+                index += 1
+                continue
+            if arg.startswith("--check-hash-based-pycs="):
+                continue
+            return None  # --help, --version, ... or an option we do not know: no program
+        if arg == "-" or not arg.startswith("-"):
+            return ("script", arg) if arg != "-" else None
+        flags = arg[1:]
+        for position, flag in enumerate(flags):
+            rest = flags[position + 1:]
+            if flag in "cm":
+                if rest:
+                    value = rest
+                elif index < len(args):
+                    value = args[index]
+                else:
+                    return None
+                return ("module", value) if flag == "m" else None
+            if flag in _VALUE_FLAGS:
+                if not rest:
+                    index += 1
+                break
+            if not flag.isalpha() or not flag.isascii():
+                return None  # not an option CPython has: do not guess
+    return None
 
 
 def identity_names(argv, comm=""):
-    """What a process says it is: argv[0]'s basename, or the program an interpreter runs.
+    """What a process says it is, built from names only, never from directories.
 
-    Arguments further along do not count: ``python3 -m http.server --directory
-    /srv/vllm-docs`` is http.server, not vLLM.
+    argv[0]'s basename (a process title such as ``VLLM::EngineCore`` is argv[0] too);
+    when argv[0] is a Python interpreter (python, python3, python3.N, pypy3), the module it
+    runs (``-m vllm.entrypoints.openai.api_server``) or its script's basename
+    (``.../bin/vllm``) instead. ``-c`` code and stdin have no name. Without argv (a
+    kernel thread, or a process that cleared it): comm. Arguments further along never
+    count: ``python3 -m http.server --directory /srv/vllm-docs`` is http.server.
     """
-    if not argv:
+    if not argv or not argv[0]:
         return [comm] if comm else []
-    first = os.path.basename(argv[0])
-    names = [argv[0], first] if first != argv[0] else [first]
-    if first.startswith(_INTERPRETERS) or comm.startswith(_INTERPRETERS):
-        args = iter(argv[1:])
-        for arg in args:
-            if arg == "-m":
-                names.append(next(args, ""))
-                break
-            if arg.startswith("-m") and len(arg) > 2:
-                names.append(arg[2:])
-                break
-            if arg in ("-c", "-"):
-                break
-            if arg in ("-W", "-X", "--check-hash-based-pycs"):
-                next(args, None)
+    first = argv[0].rsplit("/", 1)[-1]
+    if not _is_interpreter(first):
+        return [first] if first else []
+    program = interpreter_program(argv[1:])
+    if program is None:
+        return [first]
+    kind, value = program
+    name = value if kind == "module" else value.rsplit("/", 1)[-1]
+    return [name] if name else [first]
+
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+
+def _fold(text):
+    """Lower-case ASCII letters only: look-alike letters (the Kelvin sign lower-cases to
+    "k") never turn a foreign name into ours."""
+    return text.translate(_ASCII_LOWER)
+
+
+_COMPILED = {}
+
+
+def _compile_pattern(pattern):
+    """A glob as a regex in which ``*`` and ``?`` never match ``/`` (fnmatch's do)."""
+    import re  # held path only: it costs more than the whole free path
+
+    regex = _COMPILED.get(pattern)
+    if regex is not None:
+        return regex
+    out = []
+    index = 0
+    folded = _fold(pattern)
+    while index < len(folded):
+        char = folded[index]
+        index += 1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = index
+            if end < len(folded) and folded[end] in "!^":
+                end += 1
+            if end < len(folded) and folded[end] == "]":
+                end += 1
+            end = folded.find("]", end)
+            if end < 0:
+                out.append(re.escape(char))
                 continue
-            if not arg.startswith("-"):
-                names.append(os.path.basename(arg))
-                break
-    return [name for name in names if name]
+            body = folded[index:end]
+            index = end + 1
+            negate = body[:1] in ("!", "^")
+            body = body[1:] if negate else body
+            body = body.replace("\\", "\\\\").replace("^", "\\^")
+            out.append("[^/%s]" % body if negate else "(?!/)[%s]" % body)
+        else:
+            out.append(re.escape(char))
+    regex = re.compile("".join(out) + r"\Z", re.DOTALL)
+    _COMPILED[pattern] = regex
+    return regex
+
+
+def pattern_matches(name, pattern):
+    """fnmatch-style glob, case-insensitive for ASCII, where ``*`` never crosses ``/``."""
+    return _compile_pattern(pattern).match(_fold(name)) is not None
 
 
 def matching_pattern(names, patterns):
-    """The first pattern that any identity name matches (case-insensitive), or None."""
-    import fnmatch  # held path only: it pulls in re, which costs more than the free path
-
+    """The first pattern that any identity name matches, or None."""
     for name in names:
         for pattern in patterns:
-            if fnmatch.fnmatchcase(name.lower(), pattern.lower()):
+            if pattern_matches(name, pattern):
                 return pattern
     return None
 
 
-def format_cmd(argv):
+# Names that are never vLLM: a pattern that matches one of them would make every such
+# process of the service user a reclaim target.
+_FOREIGN_NAMES = ("python3", "python", "bash", "sh", "sleep", "nginx", "node", "java", "sshd", "systemd",
+                  "http.server", "holder.py", "x.py", "unknown-holder", "a", "1", "-", ".")
+
+
+def check_patterns(patterns):
+    """Validate identity patterns; an empty list means the defaults (the CLI and the module
+    agree). A pattern must name something: refused when it contains a "/", has no run of
+    three literal letters or digits, or matches a common foreign name."""
+    if patterns is None:
+        return DEFAULT_PATTERNS
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    checked = []
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise UsageError("pattern %r: expected a non-empty glob such as 'vllm-*'" % (pattern,))
+        if "/" in pattern:
+            raise UsageError("pattern %r: identities are names, never paths; remove the '/'" % (pattern,))
+        literal_run = longest = 0
+        for char in pattern:
+            literal_run = literal_run + 1 if char.isalnum() else 0
+            longest = max(longest, literal_run)
+        foreign = next((name for name in _FOREIGN_NAMES if pattern_matches(name, pattern)), None)
+        if longest < 3 or foreign is not None:
+            raise UsageError("pattern %r is too broad: it would make %s a reclaim target; a pattern needs "
+                             "three literal letters naming vLLM, such as 'vllm-*'" % (
+                                 pattern, "%r" % foreign if foreign else "almost any process of this user"))
+        checked.append(pattern)
+    return tuple(checked) or DEFAULT_PATTERNS
+
+
+def format_cmd(argv, comm=""):
+    """argv as one line; ``[comm]`` (as ps prints it) for a process with an empty argv."""
+    if not argv or not any(argv):
+        return "[%s]" % comm if comm else ""
     # setproctitle pads a title with spaces over the old argv: drop the padding.
     return " ".join(argv).rstrip()
+
+
+def clean_text(text):
+    """``text`` as valid UTF-8: bytes argv could not decode (surrogateescape) become ``\\xNN``.
+    What JSON, Ansible and a UTF-8 terminal receive."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Holder(object):
     """A process (or an invisible owner) holding a socket that blocks the port."""
 
-    __slots__ = ("pid", "uid", "argv", "kind", "reason", "addresses", "process")
+    __slots__ = ("pid", "uid", "argv", "comm", "kind", "reason", "addresses", "inodes", "process")
 
-    def __init__(self, pid, uid, argv, kind, reason, addresses, process=None):
+    def __init__(self, pid, uid, argv, kind, reason, addresses, process=None, comm="", inodes=()):
         self.pid = pid
         self.uid = uid
         self.argv = argv
+        self.comm = comm
         self.kind = kind  # "vllm_like" or "unknown"
         self.reason = reason
         self.addresses = addresses
+        self.inodes = set(inodes)  # the blocking sockets it holds
         self.process = process  # psutil.Process, kept for PID-reuse protection
 
     @property
     def cmd(self):
-        return format_cmd(self.argv)
+        return format_cmd(self.argv, self.comm)
 
     def as_dict(self):
         return {
             "pid": self.pid,
             "uid": self.uid,
-            "cmd": self.cmd,
-            "argv": list(self.argv),
+            "cmd": clean_text(self.cmd),
+            "argv": [clean_text(arg) for arg in self.argv],
             "kind": self.kind,
-            "reason": self.reason,
+            "reason": clean_text(self.reason),
             "addresses": list(self.addresses),
         }
 
@@ -357,7 +706,7 @@ def _protected_pids():
 
 
 def _classify(process, patterns, my_uid, protected):
-    """(kind, reason, uid, argv) for a visible process."""
+    """(kind, reason, uid, argv, comm) for a visible process."""
     import psutil
 
     try:
@@ -366,18 +715,54 @@ def _classify(process, patterns, my_uid, protected):
             argv = process.cmdline()
             comm = process.name()
     except psutil.ZombieProcess:
-        return "unknown", "a zombie: it cannot hold a socket for long", None, []
+        return "unknown", "a zombie: it cannot hold a socket for long", None, [], ""
     except (psutil.NoSuchProcess, psutil.AccessDenied) as exc:
-        return "unknown", "cannot inspect it (%s)" % type(exc).__name__, None, []
+        return "unknown", "cannot inspect it (%s)" % type(exc).__name__, None, [], ""
     if process.pid in protected:
-        return "unknown", "is pid 1, the guard itself or one of its ancestors", uid, argv
+        return "unknown", "is pid 1, the guard itself or one of its ancestors", uid, argv, comm
     if uid != my_uid:
-        return "unknown", "runs as uid %d, not ours (uid %d)" % (uid, my_uid), uid, argv
+        return "unknown", "runs as uid %d, not ours (uid %d)" % (uid, my_uid), uid, argv, comm
     names = identity_names(argv, comm)
     pattern = matching_pattern(names, patterns)
     if pattern is None:
-        return "unknown", "identity %s matches no pattern" % ", ".join(repr(n) for n in names), uid, argv
-    return "vllm_like", "identity matches %r" % pattern, uid, argv
+        shown = ", ".join(repr(clean_text(n)[:100]) for n in names) or "(none)"
+        return "unknown", "identity %s matches no pattern" % shown, uid, argv, comm
+    return "vllm_like", "identity matches %r" % pattern, uid, argv, comm
+
+
+def _unreadable_holder(sock, unreadable, my_uid):
+    """A socket no readable fd table names: say exactly what could not be read, and why."""
+    import psutil
+
+    suspects = []
+    for pid, why in sorted(unreadable.items()):
+        try:
+            process = psutil.Process(pid)
+            if pid == 2 or process.ppid() == 2:
+                continue  # a kernel thread: no user's socket lives there
+            if process.uids().real == sock.uid:
+                suspects.append((pid, why, process))
+        except psutil.Error:
+            continue
+    owner = "uid %d" % sock.uid + ("" if sock.uid == my_uid else " (not ours: the guard runs as uid %d)" % my_uid)
+    if len(suspects) == 1:
+        pid, why, process = suspects[0]
+        try:
+            argv, comm = process.cmdline(), process.name()
+        except psutil.Error:
+            argv, comm = [], ""
+        reason = ("socket inode %d of %s; /proc/%d/fd cannot be read (%s), so pid %d cannot be proven "
+                  "to hold it, nor to be ours" % (sock.inode, owner, pid, why, pid))
+        return Holder(pid, sock.uid, argv, "unknown", reason, [sock.address], comm=comm, inodes=[sock.inode])
+    if suspects:
+        whys = sorted(set(why for _pid, why, _process in suspects))
+        listed = ", ".join(str(pid) for pid, _why, _process in suspects[:5]) + (", ..." if len(suspects) > 5 else "")
+        reason = ("socket inode %d of %s; /proc/<pid>/fd cannot be read (%s) for the %d processes of that uid "
+                  "(pid %s), so none can be proven to hold it" % (sock.inode, owner, "; ".join(whys), len(suspects),
+                                                                   listed))
+    else:
+        reason = "socket inode %d of %s; no process this user can see holds it" % (sock.inode, owner)
+    return Holder(None, sock.uid, [], "unknown", reason, [sock.address], inodes=[sock.inode])
 
 
 def identify(sockets, patterns=DEFAULT_PATTERNS):
@@ -386,37 +771,36 @@ def identify(sockets, patterns=DEFAULT_PATTERNS):
 
     my_uid = os.getuid()
     protected = _protected_pids()
-    owners = socket_owners(sock.inode for sock in sockets)
+    owners, unreadable = socket_owners(sock.inode for sock in sockets)
     holders = {}
     invisible = []
     for sock in sockets:
         pids = owners.get(sock.inode)
         if not pids:
-            if sock.uid != my_uid:
-                reason = "socket of uid %d, not ours (uid %d); its process is not visible" % (sock.uid, my_uid)
-            else:
-                reason = "socket inode %d has no process we can see" % sock.inode
-            invisible.append(Holder(None, sock.uid, [], "unknown", reason, [sock.address]))
+            invisible.append(_unreadable_holder(sock, unreadable, my_uid))
             continue
         for pid in pids:
             if pid in holders:
                 holders[pid].addresses.append(sock.address)
+                holders[pid].inodes.add(sock.inode)
                 continue
             try:
                 process = psutil.Process(pid)
             except psutil.NoSuchProcess:
                 continue  # exited on its own since the scan: normal
-            kind, reason, uid, argv = _classify(process, patterns, my_uid, protected)
-            holders[pid] = Holder(pid, uid, argv, kind, reason, [sock.address], process)
+            kind, reason, uid, argv, comm = _classify(process, patterns, my_uid, protected)
+            holders[pid] = Holder(pid, uid, argv, kind, reason, [sock.address], process, comm, [sock.inode])
     _adopt_children(holders, my_uid, protected)
     return sorted(holders.values(), key=lambda h: h.pid) + invisible
 
 
 def _adopt_children(holders, my_uid, protected):
-    """A child that inherited a vllm_like holder's socket (a forked engine) is part of it."""
+    """A descendant that inherited a vllm_like holder's socket (a forked engine) is part of it:
+    every blocking socket it holds is the same socket (inode) as its vllm_like ancestor's.
+    A descendant that bound a socket of its own is judged by its own identity."""
     import psutil
 
-    vllm_pids = {pid for pid, h in holders.items() if h.kind == "vllm_like"}
+    vllm_like = {pid: h for pid, h in holders.items() if h.kind == "vllm_like"}
     for holder in holders.values():
         if holder.kind != "unknown" or holder.uid != my_uid or holder.pid in protected:
             continue
@@ -424,10 +808,10 @@ def _adopt_children(holders, my_uid, protected):
             ancestors = [parent.pid for parent in holder.process.parents()]
         except psutil.Error:
             continue
-        parent = next((pid for pid in ancestors if pid in vllm_pids), None)
-        if parent is not None:
+        parent = next((pid for pid in ancestors if pid in vllm_like), None)
+        if parent is not None and holder.inodes <= vllm_like[parent].inodes:
             holder.kind = "vllm_like"
-            holder.reason = "child of vllm_like holder pid %d" % parent
+            holder.reason = "child of vllm_like holder pid %d, holding its inherited socket" % parent
 
 
 def _read_stat(pid_dir):
@@ -515,7 +899,7 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
             argv = process.cmdline()
             if pid in protected or process.uids().real != my_uid:
                 continue
-            if not matching_pattern([argv[0] if argv else process.name()], engine_patterns):
+            if not matching_pattern(identity_names(argv, process.name()), engine_patterns):
                 continue
             # Its lane is alive when some ancestor is an API server: ours, and not an engine.
             has_server = False
@@ -525,7 +909,8 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
                     has_server = True
                     break
             if not has_server:
-                orphans.append(Holder(pid, my_uid, argv, "vllm_like", "engine without an API server", [], process))
+                orphans.append(Holder(pid, my_uid, argv, "vllm_like", "engine without an API server", [], process,
+                                      process.name()))
         except psutil.Error:
             continue  # gone or invisible: not ours to reap
     return orphans
@@ -537,11 +922,11 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
 class Report(object):
     """What the probe saw: the holders that block ``bind(host, port)``, or why it could not tell."""
 
-    __slots__ = ("port", "address", "holders", "error")
+    __slots__ = ("port", "hosts", "holders", "error")
 
-    def __init__(self, port, address, holders=(), error=None):
+    def __init__(self, port, hosts, holders=(), error=None):
         self.port = port
-        self.address = address  # parse_host() of the host asked for
+        self.hosts = hosts  # parse_host() of the host asked for
         self.holders = list(holders)
         self.error = error
 
@@ -555,69 +940,121 @@ class Report(object):
 
 
 def check_port(port):
-    """Validate a port number: an int in 1..65535, else UsageError naming the input."""
-    try:
-        value = int(str(port).strip())
-    except (TypeError, ValueError):
+    """Validate a port number: ASCII digits (or an int) in 1..65535, else UsageError naming
+    the input. ``1_000``, ``+8001``, ``８００１`` and booleans are not port numbers."""
+    if isinstance(port, bool):
         raise UsageError("port %r is not a number; expected an integer in 1..65535" % (port,))
+    if isinstance(port, int):
+        value = port
+    else:
+        text = str(port).strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 5:
+            raise UsageError("port %r is not a number; expected an integer in 1..65535" % (port,))
+        value = int(text)
     if not 1 <= value <= 65535:
         raise UsageError("port %r is out of range; expected an integer in 1..65535" % (port,))
     return value
 
 
-def blocking_sockets(port, host):
+def check_seconds(name, value):
+    """A finite number of seconds in 0..3600 (nan, inf and negatives never pass)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if isinstance(value, bool) or not 0 <= seconds <= 3600:  # False for nan
+        raise UsageError("%s %r: expected seconds between 0 and 3600" % (name, value))
+    return seconds
+
+
+def blocking_sockets(port, hosts):
     """The sockets that overlap ``host:port``, from the kernel tables."""
-    return [sock for sock in port_sockets(port) if overlaps(sock, host)]
+    return [sock for sock in port_sockets(port) if overlaps(sock, hosts)]
 
 
-def port_is_bindable(port, host):
+def port_is_bindable(port, hosts):
     """The same check vLLM makes: no overlapping socket and a SO_REUSEADDR bind succeeds."""
-    return not blocking_sockets(port, host) and bind_test(host, port, reuse_addr=True) == 0
+    return not blocking_sockets(port, hosts) and bind_test(hosts, port, reuse_addr=True) == 0
 
 
 def probe(port, host=None, patterns=DEFAULT_PATTERNS):
-    """Find and identify everything that would make vLLM's ``bind(host, port)`` fail."""
+    """Find and identify everything that would make vLLM's ``bind(host, port)`` fail.
+
+    Fails closed: anything unexpected while reading the tables or the processes becomes
+    a Report with an error (the guard refuses, 42, and kills nothing). Only bad input
+    raises (UsageError).
+    """
     port = check_port(port)
-    parsed = parse_host(host)
-    sockets = blocking_sockets(port, parsed)
+    hosts = parse_host(host)
+    try:
+        return _probe(port, host, hosts, patterns)
+    except UsageError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except  # fail closed, never open
+        return Report(port, hosts, error="probe error: %s: %s" % (type(exc).__name__, exc))
+
+
+def _probe(port, host, hosts, patterns):
+    sockets = blocking_sockets(port, hosts)
     if not sockets:
-        code = bind_test(parsed, port, reuse_addr=False)
+        code = bind_test(hosts, port, reuse_addr=False)
         if code == 0:
-            return Report(port, parsed)
+            return Report(port, hosts)
         if code == errno.EADDRINUSE:
             # Connections that linger (TIME_WAIT) block a plain bind but not vLLM's,
             # which sets SO_REUSEADDR. Anything else is a socket the tables hide.
-            if _port_has_connections(port) and bind_test(parsed, port, reuse_addr=True) == 0:
-                return Report(port, parsed)
-            return Report(port, parsed, error="port in use, but no socket table names a holder "
-                                              "(bound-only sockets are listed from Linux 6.10)")
-        if code == errno.EADDRNOTAVAIL:
+            if _port_has_connections(port) and bind_test(hosts, port, reuse_addr=True) == 0:
+                return Report(port, hosts)
+            sockets = bound_only_sockets(port, hosts)
+            if not sockets:
+                return Report(port, hosts, error="port in use, but no socket table names a holder "
+                                                 "(bound-only sockets are listed from Linux 6.10; below it, "
+                                                 "only those of processes this user may trace)")
+        elif code == errno.EADDRNOTAVAIL:
             raise UsageError("host %r is not an address of this machine" % (host,))
-        return Report(port, parsed, error="bind test failed: %s" % os.strerror(code))
-    try:
-        holders = identify(sockets, patterns)
-    except OSError as exc:
-        return Report(port, parsed, error="cannot identify holders: %s" % exc)
-    return Report(port, parsed, holders)
+        else:
+            return Report(port, hosts, error="bind test failed: %s" % os.strerror(code))
+    return Report(port, hosts, identify(sockets, patterns))
 
 
 # --------------------------------------------------------------------------- events
 
 
-def quote(text):
-    """Double-quote ``text`` for a key=value log line; argv is text anyone can choose."""
+CMD_LOG_LIMIT = 2048  # characters of an escaped cmd in one event; syslog drops huge lines
+_NAMED_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(char):
+    named = _NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    if char == " " or char.isprintable():
+        return char
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return "\\x%02x" % (code - 0xDC00)
+    if code < 0x100:
+        return "\\x%02x" % code
+    return "\\u%04x" % code if code < 0x10000 else "\\U%08x" % code
+
+
+def quote(text, limit=CMD_LOG_LIMIT):
+    """Double-quote ``text`` for a key=value log line; argv is text anyone can choose.
+
+    Every character that is not printable is escaped: controls, every Unicode line or
+    paragraph separator (U+0085, U+2028, U+2029, ...), format characters and bytes that
+    were not UTF-8. So one event is always one line for any reader, and valid UTF-8.
+    Beyond ``limit`` escaped characters the text is cut, with a visible marker.
+    """
     out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char < " " or char == "\x7f":
-            out.append("\\x%02x" % ord(char))
-        else:
-            out.append(char)
+    size = 0
+    for index, char in enumerate(text):
+        piece = _escape_char(char)
+        size += len(piece)
+        if limit and size > limit:
+            out.append("...[truncated: %d of %d characters shown]" % (index, len(text)))
+            break
+        out.append(piece)
     return '"%s"' % "".join(out)
 
 
@@ -633,11 +1070,17 @@ def format_event(event, **fields):
 
 
 class EventLog(object):
-    """Collects event lines and writes each to stderr and to syslog (when /dev/log exists)."""
+    """Collects event lines and writes each to stderr and to syslog (when /dev/log exists).
+
+    Writing is best effort: a closed stderr, a broken pipe or a syslog error never changes
+    the guard's decision or its exit code. Lines are valid UTF-8 (quote() escapes the rest).
+    """
 
     def __init__(self, stderr=True, syslog=True):
         self.lines = []
-        self.stderr = stderr
+        # Python sets sys.stderr to None when fd 2 was closed at start: the fd may since
+        # belong to one of our own files, so never write to a bare 2.
+        self.stderr = stderr and sys.stderr is not None
         self.syslog = syslog and os.path.exists("/dev/log")
         self._opened = False
 
@@ -645,15 +1088,20 @@ class EventLog(object):
         line = format_event(event, **fields)
         self.lines.append(line)
         if self.stderr:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
+            try:
+                os.write(sys.stderr.fileno(), (line + "\n").encode("utf-8", "backslashreplace"))
+            except (OSError, ValueError, AttributeError):  # closed (2>&-) or a broken pipe: stop writing there
+                self.stderr = False
         if self.syslog:
-            import syslog
+            try:
+                import syslog
 
-            if not self._opened:
-                syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, syslog.LOG_USER)
-                self._opened = True
-            syslog.syslog(syslog.LOG_WARNING if level == "warning" else syslog.LOG_INFO, line)
+                if not self._opened:
+                    syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, syslog.LOG_USER)
+                    self._opened = True
+                syslog.syslog(syslog.LOG_WARNING if level == "warning" else syslog.LOG_INFO, line)
+            except Exception:  # pylint: disable=broad-except  # logging must never decide
+                self.syslog = False
         return line
 
 
@@ -701,23 +1149,33 @@ def _kill_trees(roots, grace, log, port):
             except psutil.Error:
                 continue
     for proc in procs.values():
-        try:
-            proc.terminate()
-        except psutil.NoSuchProcess:
-            pass
+        _signal(proc, "terminate", log, port)
     alive = _wait_gone(procs.values(), grace)
     for proc in alive:
-        try:
-            log("VLLM_PORT_KILL", level="warning", port=port, pid=proc.pid, signal="SIGKILL")
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
+        log("VLLM_PORT_KILL", level="warning", port=port, pid=proc.pid, signal="SIGKILL")
+        _signal(proc, "kill", log, port)
     _wait_gone(alive, 5.0)
+
+
+def _signal(proc, action, log, port):
+    """proc.terminate() or proc.kill(); a process that is gone is fine, one we may not
+    signal is logged (the port check that follows decides the outcome)."""
+    import psutil
+
+    try:
+        getattr(proc, action)()
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.Error as exc:
+        log("VLLM_PORT_SIGNAL_FAILED", level="warning", port=port, pid=proc.pid,
+            reason="%s: %s" % (action, type(exc).__name__))
 
 
 def _wait_gone(procs, timeout):
     """Poll until every process has exited (a zombie counts as gone: its sockets are closed).
 
+    A thread-group leader that exited while other threads live is a zombie too, but its
+    threads still hold the fds: it is gone only when /proc/<pid>/task lists nothing else.
     psutil.wait_procs would wait out the whole timeout for a zombie whose parent has
     not reaped it yet; polling keeps a reclaim within POLL_INTERVAL of the exit.
     """
@@ -726,17 +1184,23 @@ def _wait_gone(procs, timeout):
     deadline = time.monotonic() + timeout
     alive = list(procs)
     while True:
-        still = []
-        for proc in alive:
-            try:
-                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                    still.append(proc)
-            except psutil.NoSuchProcess:
-                pass
-        alive = still
+        alive = [proc for proc in alive if _still_running(proc, psutil)]
         if not alive or time.monotonic() >= deadline:
             return alive
         time.sleep(POLL_INTERVAL)
+
+
+def _still_running(proc, psutil):
+    try:
+        if not proc.is_running():
+            return False
+        if proc.status() != psutil.STATUS_ZOMBIE:
+            return True
+        return len(os.listdir("/proc/%d/task" % proc.pid)) > 1
+    except (psutil.NoSuchProcess, FileNotFoundError):
+        return False
+    except (psutil.Error, OSError):
+        return True
 
 
 def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, timeout=DEFAULT_TIMEOUT,
@@ -745,20 +1209,42 @@ def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, t
 
     ``probe_only`` reports holders (``VLLM_PORT_HELD_VLLM``) and kills nothing;
     ``dry_run`` (Ansible check mode) says what it would reclaim and kills nothing.
+    Bad input raises UsageError before anything is probed. Any other error gives a
+    refusal (42) with its reason, and nothing is killed after it.
     """
+    port = check_port(port)
+    parse_host(host)
+    patterns = check_patterns(patterns)
+    grace = check_seconds("grace", grace)
+    timeout = check_seconds("timeout", timeout)
     log = log if log is not None else EventLog()
-    report = probe(port, host, patterns)
-    port = report.port
+    state = {"report": Report(port, None)}
 
     def outcome(event, code, reclaimed=(), orphans=(), reason=None):
-        return Outcome(event, code, report, reclaimed, orphans, log.lines, reason)
+        return Outcome(event, code, state["report"], reclaimed, orphans, log.lines, reason)
 
+    try:
+        return _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, state, outcome)
+    except UsageError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except  # fail closed
+        reason = "guard error: %s: %s" % (type(exc).__name__, exc)
+        log("VLLM_PORT_PROBE_FAILED", level="warning", port=port, reason=reason)
+        return outcome("VLLM_PORT_PROBE_FAILED", EXIT_REFUSED, reason=reason)
+
+
+def _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, state, outcome):
+    report = state["report"] = probe(port, host, patterns)
     if report.error:
         log("VLLM_PORT_PROBE_FAILED", level="warning", port=port, reason=report.error)
         return outcome("VLLM_PORT_PROBE_FAILED", EXIT_REFUSED, reason=report.error)
     if report.unknown:
         for holder in report.unknown:
-            log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, cmd=holder.cmd)
+            if holder.process is None:  # not a process we could read: say what and why
+                log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, uid=holder.uid,
+                    cmd=holder.cmd, reason=holder.reason)
+            else:
+                log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, cmd=holder.cmd)
         return outcome("VLLM_PORT_HELD_UNKNOWN", EXIT_REFUSED)
     if probe_only:
         for holder in report.holders:
@@ -782,7 +1268,7 @@ def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, t
         _kill_trees([h.process for h in report.holders + orphans], grace, log, port)
     if report.holders:
         deadline = time.monotonic() + timeout
-        while not port_is_bindable(port, report.address):
+        while not port_is_bindable(port, report.hosts):
             if time.monotonic() >= deadline:
                 reason = "port not bindable %.1fs after the holders were killed" % timeout
                 log("VLLM_PORT_STUCK", level="warning", port=port, reason=reason)
@@ -798,16 +1284,6 @@ def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, t
 
 GUARD_USAGE = ("usage: openclaw-vllm-guard [--probe-only] [--host ADDR] [--grace S] [--timeout S] "
                "[--pattern GLOB ...] PORT")
-
-
-def _seconds(flag, value):
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 3600:
-        raise UsageError("%s %r: expected seconds between 0 and 3600" % (flag, value))
-    return seconds
 
 
 _FLAGS = ("probe-only", "help")
@@ -836,7 +1312,7 @@ def parse_guard_args(argv):
                     if value is None:
                         raise UsageError("option --%s requires a value" % name)
                 if name in ("grace", "timeout"):
-                    options[name] = _seconds("--" + name, value)
+                    options[name] = check_seconds("--" + name, value)
                 elif name == "pattern":
                     options["patterns"].append(value)
                 else:
@@ -853,8 +1329,17 @@ def parse_guard_args(argv):
         raise UsageError("expected exactly one PORT, got %d argument(s): %s" % (
             len(positional), " ".join(positional) or "none"))
     options["port"] = check_port(positional[0])
-    options["patterns"] = tuple(options["patterns"]) or DEFAULT_PATTERNS
+    options["patterns"] = check_patterns(options["patterns"])
     return options
+
+
+def _say(stream, text):
+    """Best-effort write: a closed or broken stdout/stderr never changes the exit code."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def main(argv=None):
@@ -863,12 +1348,12 @@ def main(argv=None):
     try:
         options = parse_guard_args(argv)
         if options.get("help"):
-            print(GUARD_USAGE)
+            _say(sys.stdout, GUARD_USAGE + "\n")
             return EXIT_OK
         result = run_guard(options["port"], options["host"], options["patterns"], options["grace"],
                            options["timeout"], probe_only=options["probe_only"])
     except UsageError as exc:
-        sys.stderr.write("openclaw-vllm-guard: %s\n%s\n" % (exc, GUARD_USAGE))
+        _say(sys.stderr, "openclaw-vllm-guard: %s\n%s\n" % (exc, GUARD_USAGE))
         return EXIT_USAGE
     return result.exit_code
 

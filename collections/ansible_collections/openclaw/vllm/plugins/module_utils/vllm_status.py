@@ -39,18 +39,41 @@ def health_url(host, port):
 
 
 def check_health(url, timeout=HEALTH_TIMEOUT):
-    """{'url', 'ok', 'status', 'error'} for one GET with a short timeout."""
-    import urllib.error
-    import urllib.request
+    """{'url', 'ok', 'status', 'error'} for one GET /health.
+
+    ``timeout`` bounds the whole request (connect, send, status line), so a holder that
+    drips its headers cannot stall ``status``; redirects are not followed (a 3xx is not
+    healthy). Only the status line is read: that is all health needs.
+    """
+    import socket
+    import time
 
     result = {"url": url, "ok": False, "status": None, "error": None}
+    rest = url.split("://", 1)[1]
+    hostport, _, path = rest.partition("/")
+    host, _, port = hostport.rpartition(":")
+    host = host.strip("[]")
+    deadline = time.monotonic() + timeout
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            result["status"] = response.status
-    except urllib.error.HTTPError as exc:
-        result["status"] = exc.code
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            sock.sendall(("GET /%s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, hostport)).encode())
+            data = b""
+            while b"\r\n" not in data and len(data) < 1024:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout("no status line within %.1fs" % timeout)
+                sock.settimeout(left)
+                chunk = sock.recv(1024)
+                if not chunk:
+                    break
+                data += chunk
+        fields = data.split(b"\r\n", 1)[0].split()
+        if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit():
+            result["error"] = "not an HTTP response: %r" % data[:80]
+        else:
+            result["status"] = int(fields[1])
     except (OSError, ValueError) as exc:
-        result["error"] = str(getattr(exc, "reason", exc))
+        result["error"] = str(exc) or type(exc).__name__
     result["ok"] = result["status"] == 200
     return result
 
@@ -79,9 +102,9 @@ def hint_for(facts, unit):
     if not unknown:
         return None
     holder = unknown[0]
-    # Another user's process: the socket's owner is known, its pid and argv are not visible.
+    # A socket whose process cannot be read: the reason says what could not be read and why.
     pid = holder["pid"] if holder["pid"] is not None else "?"
-    cmd = holder["cmd"] or "(a process of uid %s, not visible to this user)" % holder["uid"]
+    cmd = holder["cmd"] or "(%s)" % holder["reason"]
     return HINT.format(port=facts["port"], pid=pid, cmd=guard.quote(cmd), unit=unit)
 
 

@@ -44,16 +44,23 @@ options:
     choices: [free, probed]
     default: free
   patterns:
-    description: fnmatch patterns (case-insensitive) for the identity of a vllm_like process.
+    description:
+      - Glob patterns (case-insensitive for ASCII) for the identity of a vllm_like process.
+        Identities are names, never paths, and C(*) never matches C(/).
+      - When omitted or empty, the defaults C(vllm), C(vllm-*), C(vllm.*), C(vllm::*) and
+        C(openclaw*) apply, as for the C(openclaw-vllm-guard) command.
+      - A pattern that matches common foreign names (C(*), C(py*), C(*.py)) or has no run of three
+        literal letters is refused. Every process of the service user whose identity matches
+        a pattern is a reclaim target, so a broad pattern such as C(*vllm*) also matches a
+        C(my-vllm-proxy) of that user; prefer exact names.
     type: list
     elements: str
-    default: ["vllm", "vllm-*", "vllm.*", "vllm::*", "openclaw*"]
   grace:
-    description: Seconds between SIGTERM and SIGKILL.
+    description: Seconds between SIGTERM and SIGKILL, 0 to 3600.
     type: float
     default: 10.0
   timeout:
-    description: Seconds to wait, after the kill, until the port is bindable.
+    description: Seconds to wait, after the kill, until the port is bindable, 0 to 3600.
     type: float
     default: 10.0
 attributes:
@@ -151,7 +158,7 @@ def main():
             port=dict(type="int", required=True),
             host=dict(type="str"),
             state=dict(type="str", default="free", choices=["free", "probed"]),
-            patterns=dict(type="list", elements="str", default=list(guard.DEFAULT_PATTERNS)),
+            patterns=dict(type="list", elements="str"),
             grace=dict(type="float", default=10.0),
             timeout=dict(type="float", default=10.0),
         ),
@@ -162,7 +169,7 @@ def main():
     params = module.params
     try:
         outcome = guard.run_guard(
-            params["port"], params["host"], tuple(params["patterns"]), params["grace"], params["timeout"],
+            params["port"], params["host"], params["patterns"], params["grace"], params["timeout"],
             probe_only=params["state"] == "probed", dry_run=module.check_mode,
             log=guard.EventLog(stderr=False),
         )
