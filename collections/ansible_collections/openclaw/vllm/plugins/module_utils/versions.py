@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright: openclaw.vllm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which old version directories may go: the one pruning rule of vllm_venv and awq_model (stdlib only).
+
+A version directory is named ``<name>-<id>``, where ``id`` is 12 lowercase hex digits (the roles'
+own scheme). Only directories whose name matches exactly one of ``names`` that way are
+candidates: model ``qwen`` never matches ``qwen-coder-0123456789ab``. A candidate that a
+symlink under the link roots points to (or into) is in use and is never removed, whatever
+``keep`` says: ``current``, ``previous``, or another model's link.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+VERSION_ID = re.compile(r"[0-9a-f]{12}")
+
+
+def is_version_of(dirname, names):
+    """True when ``dirname`` is exactly ``<name>-<12 hex>`` for one of ``names``."""
+    for name in names:
+        prefix = name + "-"
+        if dirname.startswith(prefix) and VERSION_ID.fullmatch(dirname[len(prefix):]):
+            return True
+    return False
+
+
+def link_targets(link_roots, skip):
+    """Real paths of every symlink under ``link_roots`` (recursively, not following directory
+    links, not descending into ``skip``, the directory of the versions themselves)."""
+    skip = os.path.realpath(skip)
+    targets = {}
+    for top in link_roots:
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) != skip
+                           or os.path.islink(os.path.join(dirpath, d))]
+            for entry in dirnames + filenames:
+                full = os.path.join(dirpath, entry)
+                if os.path.islink(full):
+                    targets[full] = os.path.realpath(full)
+    return targets
+
+
+def plan(path, names, keep, link_roots, protect=()):
+    """Decide, changing nothing. Returns (remove, kept, in_use): lists of absolute paths.
+
+    ``in_use`` are the candidates a link points to, plus ``protect``; they are always kept and
+    count towards ``keep``. The newest (by mtime) other candidates fill what is left of ``keep``.
+    """
+    if keep < 1:
+        raise ValueError("keep must be at least 1, got %r" % keep)
+    path = os.path.realpath(path)
+    if not os.path.isdir(path):
+        return [], [], []
+    candidates = []
+    for entry in os.listdir(path):
+        full = os.path.join(path, entry)
+        if is_version_of(entry, names) and os.path.isdir(full) and not os.path.islink(full):
+            candidates.append(full)
+    targets = set(link_targets(link_roots, path).values()) | {os.path.realpath(p) for p in protect}
+    in_use = sorted(c for c in candidates
+                    if any(t == c or t.startswith(c + os.sep) for t in targets))
+    others = sorted((c for c in candidates if c not in in_use),
+                    key=lambda c: (os.stat(c).st_mtime, c), reverse=True)
+    room = max(keep - len(in_use), 0)
+    return sorted(others[room:]), sorted(in_use + others[:room]), in_use
+
+
+def prune(path, names, keep, link_roots, protect=(), check_mode=False):
+    """Remove what ``plan`` says may go (nothing in check mode); returns the same triple."""
+    remove, kept, in_use = plan(path, names, keep, link_roots, protect)
+    if not check_mode:
+        for victim in remove:
+            shutil.rmtree(victim)
+    return remove, kept, in_use

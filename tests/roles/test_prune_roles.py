@@ -1,0 +1,92 @@
+"""Pruning through the roles, for real on this machine: two models (one name a prefix of the
+other) and several vLLM builds on one host. Nothing another model or a link uses is removed."""
+import os
+import shutil
+import sys
+import zipfile
+
+import pytest
+
+from test_role_guardrails import model_vars, run_role
+
+pytestmark = [
+    pytest.mark.ansible,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the roles manage root-owned paths"),
+]
+
+
+def variant(tiny_model, tmp_path, tag):
+    """A copy of the tiny model that is a different version (one more file)."""
+    path = tmp_path / ("src-" + tag)
+    shutil.copytree(tiny_model, path)
+    (path / "variant.txt").write_text(tag * 3)
+    return path
+
+
+def stage(tmp_path, name, source, **more):
+    rc, failed, _, _ = run_role(tmp_path, "awq_model", model_vars(tmp_path, source, awq_model_name=name, **more))
+    assert rc == 0, failed
+    return os.path.realpath(tmp_path / "models" / name)
+
+
+def test_two_models_one_name_a_prefix_of_the_other(tiny_model, tmp_path):
+    versions = tmp_path / "models" / ".versions"
+    qwen_1 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q1"))
+    coder = stage(tmp_path, "qwen-coder", variant(tiny_model, tmp_path, "c1"))
+    qwen_2 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q2"))
+    qwen_3 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q3"))
+    assert len({qwen_1, qwen_2, qwen_3, coder}) == 4
+    # keep 2: the newest two of qwen; qwen-coder's only version stays, and its link resolves.
+    assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_3, coder])
+    assert (tmp_path / "models" / "qwen-coder" / "config.json").is_file()
+    # A link an operator made (a pinned rollback) keeps its version, even with keep 1.
+    (tmp_path / "models" / "qwen-pinned").symlink_to(qwen_2)
+    qwen_4 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q4"), awq_model_keep=1)
+    assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_4, coder])
+    coder_2 = stage(tmp_path, "qwen-coder", variant(tiny_model, tmp_path, "c2"), awq_model_keep=1)
+    assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_4, coder_2])
+    assert os.path.realpath(tmp_path / "models" / "qwen") == qwen_4
+
+
+def fake_vllm_wheel(wheelhouse, version):
+    """A real wheel of a package named vllm (an `import vllm` that works), built by hand: no index."""
+    dist = "vllm-%s.dist-info" % version
+    files = {
+        "vllm/__init__.py": "__version__ = %r\n" % version,
+        dist + "/METADATA": "Metadata-Version: 2.1\nName: vllm\nVersion: %s\n" % version,
+        dist + "/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[dist + "/RECORD"] = "".join("%s,,\n" % name for name in files) + dist + "/RECORD,,\n"
+    with zipfile.ZipFile(wheelhouse / ("vllm-%s-py3-none-any.whl" % version), "w") as whl:
+        for name, text in files.items():
+            whl.writestr(name, text)
+
+
+def test_builds_current_and_previous_are_never_pruned(tmp_path):
+    root = tmp_path / "venvs"
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    for version in ("0.0.1", "0.0.2", "0.0.3"):
+        fake_vllm_wheel(wheelhouse, version)
+
+    def build(version):
+        rc, failed, _, _ = run_role(tmp_path, "vllm_venv", {
+            "vllm_venv_root": str(root), "vllm_venv_accelerator": "cpu", "vllm_venv_wheelhouse": str(wheelhouse),
+            "vllm_venv_cpu_packages": ["vllm==" + version], "vllm_venv_cpu_remove_packages": [],
+            "vllm_venv_python": sys.executable, "vllm_venv_min_free_gb": 0})
+        assert rc == 0, failed
+        return os.readlink(root / "current"), os.path.realpath(root / "previous")
+
+    a, _ = build("0.0.1")
+    b, prev = build("0.0.2")
+    assert prev == a
+    # A rollback to the first pins: no build, current is a again, previous is b.
+    again, prev = build("0.0.1")
+    assert (again, prev) == (a, b)
+    c, prev = build("0.0.3")
+    assert prev == a, "previous is the build that was in use"
+    # a is the oldest build by mtime, yet previous links it: keep 2 means current and previous.
+    os.utime(a, (1_600_000_000,) * 2)
+    assert build("0.0.3") == (c, a)
+    assert sorted(os.listdir(root / "builds")) == sorted(os.path.basename(p) for p in (a, c))
+    assert (root / "previous" / "bin" / "python").exists(), "previous still resolves"
