@@ -6,6 +6,11 @@ its socket is in place, then sleeps until killed.
     holder.py --port P [--host H] [--no-listen] [--v6only] [--reuseport]
               [--ignore-term] [--children N --child-title T] [--orphan-children]
               [--title T]     (process title + comm, as setproctitle does for VLLM::EngineCore)
+              [--child-own-socket H]  (each child binds a socket of its own on H:port)
+              [--leader-exits]        (the main thread exits; another thread keeps the socket)
+              [--non-dumpable]        (prctl PR_SET_DUMPABLE 0: /proc/<pid>/fd becomes root's)
+              [--clear-argv]          (zero the argv area: /proc/<pid>/cmdline reads empty)
+              [--argv "A B C"]        (rewrite the argv area to A, B, C, as programs that set their title do)
 """
 import argparse
 import ctypes
@@ -23,6 +28,18 @@ def set_comm(title):
     libc.prctl(15, title.encode()[:15], 0, 0, 0)  # PR_SET_NAME
 
 
+def clear_argv(words):
+    """Zero this process's argv area (then write ``words`` NUL-separated into it), as a
+    program that wipes or rewrites its arguments does."""
+    with open("/proc/self/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48 and 49)
+    ctypes.memset(start, 0, end - start)
+    data = b"".join(word.encode() + b"\0" for word in words)
+    assert len(data) <= end - start, "new argv does not fit"
+    ctypes.memmove(start, data, len(data))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
@@ -35,6 +52,12 @@ def main():
     parser.add_argument("--child-title", default="VLLM::EngineCore")
     parser.add_argument("--orphan-children", action="store_true", help="children outlive us: exit after spawning")
     parser.add_argument("--title", default=None)
+    parser.add_argument("--child-own-socket", default=None)
+    parser.add_argument("--leader-exits", action="store_true")
+    parser.add_argument("--non-dumpable", action="store_true")
+    parser.add_argument("--clear-argv", action="store_true")
+    parser.add_argument("--argv", default=None)
+    parser.add_argument("--pad", nargs="*", help="ignored: makes argv as long as a test needs")
     args = parser.parse_args()
     if args.title:
         set_comm(args.title)
@@ -56,14 +79,27 @@ def main():
         child_args = [args.child_title, __file__, "--title", args.child_title]
         if args.ignore_term:
             child_args.append("--ignore-term")
+        if args.child_own_socket:
+            child_args += ["--port", str(args.port), "--host", args.child_own_socket]
         children.append(subprocess.Popen(child_args, executable=os.readlink("/proc/self/exe"), stdout=subprocess.PIPE,
                                          pass_fds=[sock.fileno()] if sock else []))
     child_pids = []
     for child in children:
         child_pids.append(child.stdout.readline().split()[1].decode())
+    if args.non_dumpable:
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    if args.clear_argv or args.argv:
+        clear_argv(args.argv.split(" ") if args.argv else [])
     print("ready", os.getpid(), *child_pids, flush=True)
     if args.orphan_children:
         os._exit(0)
+    if args.leader_exits:
+        import threading
+
+        threading.Thread(target=lambda: time.sleep(1e9)).start()
+        libc = ctypes.CDLL(None)
+        libc.pthread_exit.argtypes = [ctypes.c_void_p]
+        libc.pthread_exit(None)  # ctypes releases the GIL: the other thread runs on
     while True:
         time.sleep(3600)
 

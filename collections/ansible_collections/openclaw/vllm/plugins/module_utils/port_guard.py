@@ -88,11 +88,7 @@ _DIAG_MSG_LEN = 72  # struct inet_diag_msg
 
 
 def _netlink_dump(family, states):
-    """Yield (state, sport, addr, uid, inode, v6only) for TCP sockets via sock_diag.
-
-    A truncated message or a dump the kernel flags as interrupted (the table changed while
-    it was read) raises ProbeError: a partial table could hide a holder.
-    """
+    """Yield (state, sport, addr, uid, inode, v6only) for TCP sockets via sock_diag."""
     sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG)
     try:
         request = struct.pack("=BBBBI", family, _socket.IPPROTO_TCP, 0, 0, states) + b"\0" * 48
@@ -103,40 +99,53 @@ def _netlink_dump(family, states):
             data = sock.recv(65536)
             if not data:
                 raise ProbeError("sock_diag: empty read before the end of the dump")
-            offset = 0
-            while offset < len(data):
-                if offset + 16 > len(data):
-                    raise ProbeError("sock_diag: truncated message header")
-                length, msg_type, flags = struct.unpack_from("=IHH", data, offset)
-                if length < 16 or offset + length > len(data):
-                    raise ProbeError("sock_diag: truncated message (length %d)" % length)
-                if flags & _NLM_F_DUMP_INTR:
-                    raise ProbeError("sock_diag: dump interrupted (the socket table changed while read)")
-                if msg_type == 3:  # NLMSG_DONE
+            for row in parse_diag_messages(data, addr_len):
+                if row is None:  # NLMSG_DONE
                     return
-                if msg_type == 2:  # NLMSG_ERROR
-                    code = -struct.unpack_from("=i", data, offset + 16)[0]
-                    raise OSError(code, "sock_diag: %s" % os.strerror(code))
-                if length < 16 + _DIAG_MSG_LEN:
-                    raise ProbeError("sock_diag: short inet_diag message (length %d)" % length)
-                body = offset + 16
-                state = data[body + 1]
-                sport = struct.unpack_from(">H", data, body + 4)[0]
-                addr = data[body + 8:body + 8 + addr_len]
-                uid, inode = struct.unpack_from("=II", data, body + 64)
-                v6only = False
-                attr = body + _DIAG_MSG_LEN
-                while attr + 4 <= offset + length:
-                    attr_len, attr_type = struct.unpack_from("=HH", data, attr)
-                    if attr_len < 4:
-                        break
-                    if attr_type == _INET_DIAG_SKV6ONLY and attr + 5 <= offset + length:
-                        v6only = bool(data[attr + 4])
-                    attr += (attr_len + 3) & ~3
-                yield state, sport, addr, uid, inode, v6only
-                offset += (length + 3) & ~3
+                yield row
     finally:
         sock.close()
+
+
+def parse_diag_messages(data, addr_len):
+    """Rows (state, sport, addr, uid, inode, v6only) from one netlink read; None at NLMSG_DONE.
+
+    A truncated message or a dump the kernel flags as interrupted (the table changed while
+    it was read) raises ProbeError: a partial table could hide a holder.
+    """
+    offset = 0
+    while offset < len(data):
+        if offset + 16 > len(data):
+            raise ProbeError("sock_diag: truncated message header")
+        length, msg_type, flags = struct.unpack_from("=IHH", data, offset)
+        if length < 16 or offset + length > len(data):
+            raise ProbeError("sock_diag: truncated message (length %d)" % length)
+        if flags & _NLM_F_DUMP_INTR:
+            raise ProbeError("sock_diag: dump interrupted (the socket table changed while read)")
+        if msg_type == 3:  # NLMSG_DONE
+            yield None
+            return
+        if msg_type == 2:  # NLMSG_ERROR
+            code = -struct.unpack_from("=i", data, offset + 16)[0]
+            raise OSError(code, "sock_diag: %s" % os.strerror(code))
+        if length < 16 + _DIAG_MSG_LEN:
+            raise ProbeError("sock_diag: truncated inet_diag message (length %d)" % length)
+        body = offset + 16
+        state = data[body + 1]
+        sport = struct.unpack_from(">H", data, body + 4)[0]
+        addr = data[body + 8:body + 8 + addr_len]
+        uid, inode = struct.unpack_from("=II", data, body + 64)
+        v6only = False
+        attr = body + _DIAG_MSG_LEN
+        while attr + 4 <= offset + length:
+            attr_len, attr_type = struct.unpack_from("=HH", data, attr)
+            if attr_len < 4:
+                break
+            if attr_type == _INET_DIAG_SKV6ONLY and attr + 5 <= offset + length:
+                v6only = bool(data[attr + 4])
+            attr += (attr_len + 3) & ~3
+        yield state, sport, addr, uid, inode, v6only
+        offset += (length + 3) & ~3
 
 
 def _proc_net_dump(family):
@@ -145,7 +154,7 @@ def _proc_net_dump(family):
     These tables do not say whether an IPv6 socket is v6-only: v6only is None (unknown),
     and overlaps() asks a bind test instead of guessing.
     """
-    path = "/proc/net/tcp" if family == _socket.AF_INET else "/proc/net/tcp6"
+    path = PROC_NET + ("/tcp" if family == _socket.AF_INET else "/tcp6")
     try:
         with open(path) as table:
             lines = table.readlines()[1:]
@@ -169,6 +178,7 @@ def _proc_net_dump(family):
 # without bound-only sockets (Linux < 6.10: Ubuntu 22.04/24.04, Debian 12); "proc": the
 # /proc/net/tcp{,6} fallback. CI runs the guard suite once per setting.
 TABLES_ENV = "OPENCLAW_VLLM_GUARD_TABLES"
+PROC_NET = "/proc/net"
 
 
 def _dump(family, states):
@@ -705,19 +715,50 @@ def _protected_pids():
     return _PROTECTED
 
 
+def _split_cmdline(data):
+    """/proc/<pid>/cmdline bytes -> argv, as psutil splits it (bytes that are not UTF-8 are
+    kept with surrogateescape; a title set over argv is split on spaces)."""
+    text = data.decode("utf-8", "surrogateescape")
+    if not text:
+        return []
+    sep = "\0" if text.endswith("\0") else " "
+    text = text[:-1] if text.endswith(sep) else text
+    argv = text.split(sep)
+    if sep == "\0" and len(argv) == 1 and " " in text:  # a title with spaces, no NUL
+        argv = text.split(" ")
+    return argv
+
+
+def _read_proc(path):
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def process_facts(pid):
+    """(real uid, argv, comm) of ``pid`` straight from /proc. A thread-group leader that
+    exited while its threads live reads as an empty cmdline: a live thread's is used."""
+    status = _read_proc("/proc/%d/status" % pid)
+    uid = int(status.split(b"\nUid:", 1)[1].split()[0])
+    comm = _read_proc("/proc/%d/comm" % pid).rstrip(b"\n").decode("utf-8", "surrogateescape")
+    data = _read_proc("/proc/%d/cmdline" % pid)
+    if not data:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                data = _read_proc("/proc/%d/task/%s/cmdline" % (pid, tid))
+            except OSError:
+                continue
+            if data:
+                break
+    return uid, _split_cmdline(data), comm
+
+
 def _classify(process, patterns, my_uid, protected):
     """(kind, reason, uid, argv, comm) for a visible process."""
-    import psutil
-
     try:
-        with process.oneshot():
-            uid = process.uids().real
-            argv = process.cmdline()
-            comm = process.name()
-    except psutil.ZombieProcess:
-        return "unknown", "a zombie: it cannot hold a socket for long", None, [], ""
-    except (psutil.NoSuchProcess, psutil.AccessDenied) as exc:
-        return "unknown", "cannot inspect it (%s)" % type(exc).__name__, None, [], ""
+        uid, argv, comm = process_facts(process.pid)
+    except (OSError, IndexError, ValueError) as exc:
+        return "unknown", "cannot inspect it (%s)" % (getattr(exc, "strerror", None) or type(exc).__name__), \
+            None, [], ""
     if process.pid in protected:
         return "unknown", "is pid 1, the guard itself or one of its ancestors", uid, argv, comm
     if uid != my_uid:
@@ -748,8 +789,8 @@ def _unreadable_holder(sock, unreadable, my_uid):
     if len(suspects) == 1:
         pid, why, process = suspects[0]
         try:
-            argv, comm = process.cmdline(), process.name()
-        except psutil.Error:
+            _uid, argv, comm = process_facts(pid)
+        except (OSError, IndexError, ValueError):
             argv, comm = [], ""
         reason = ("socket inode %d of %s; /proc/%d/fd cannot be read (%s), so pid %d cannot be proven "
                   "to hold it, nor to be ours" % (sock.inode, owner, pid, why, pid))
@@ -896,22 +937,23 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
     for pid in candidates:
         try:
             process = psutil.Process(pid)
-            argv = process.cmdline()
-            if pid in protected or process.uids().real != my_uid:
+            uid, argv, comm = process_facts(pid)
+            if pid in protected or uid != my_uid:
                 continue
-            if not matching_pattern(identity_names(argv, process.name()), engine_patterns):
+            if not matching_pattern(identity_names(argv, comm), engine_patterns):
                 continue
             # Its lane is alive when some ancestor is an API server: ours, and not an engine.
             has_server = False
             for parent in process.parents():
-                names = identity_names(parent.cmdline(), parent.name())
+                _parent_uid, parent_argv, parent_comm = process_facts(parent.pid)
+                names = identity_names(parent_argv, parent_comm)
                 if matching_pattern(names, patterns) and not matching_pattern(names, engine_patterns):
                     has_server = True
                     break
             if not has_server:
                 orphans.append(Holder(pid, my_uid, argv, "vllm_like", "engine without an API server", [], process,
-                                      process.name()))
-        except psutil.Error:
+                                      comm))
+        except (psutil.Error, OSError, IndexError, ValueError):
             continue  # gone or invisible: not ours to reap
     return orphans
 

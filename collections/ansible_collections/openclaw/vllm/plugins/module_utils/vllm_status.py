@@ -93,23 +93,28 @@ def unit_state(unit):
     return state
 
 
-def hint_for(facts, unit):
-    """The HINT line, or None: only when health is down and the probe names an unknown holder."""
+def hint_for(facts, unit, holders):
+    """The HINT line, or None: only when health is down and the probe names an unknown holder.
+    Built from the guard's holders, quoted exactly as the guard's own events quote them."""
     probe = facts["probe"]
     if facts["health"]["ok"] or probe["error"]:
         return None
-    unknown = [h for h in probe["holders"] if h["kind"] != "vllm_like"]
+    unknown = [h for h in holders if h.kind != "vllm_like"]
     if not unknown:
         return None
     holder = unknown[0]
     # A socket whose process cannot be read: the reason says what could not be read and why.
-    pid = holder["pid"] if holder["pid"] is not None else "?"
-    cmd = holder["cmd"] or "(%s)" % holder["reason"]
+    pid = holder.pid if holder.pid is not None else "?"
+    cmd = holder.cmd or "(%s)" % holder.reason
     return HINT.format(port=facts["port"], pid=pid, cmd=guard.quote(cmd), unit=unit)
 
 
 def collect(host=DEFAULT_HOST, port=DEFAULT_PORT, unit=DEFAULT_UNIT, patterns=guard.DEFAULT_PATTERNS):
-    """Every fact ``status`` reports, as one JSON-ready dict."""
+    """Every fact ``status`` reports, as one JSON-ready dict (text is valid UTF-8)."""
+    return _collect(host, port, unit, patterns)[0]
+
+
+def _collect(host, port, unit, patterns):
     port = guard.check_port(port)
     report = guard.probe(port, host, patterns)
     facts = {
@@ -120,12 +125,12 @@ def collect(host=DEFAULT_HOST, port=DEFAULT_PORT, unit=DEFAULT_UNIT, patterns=gu
         "unit": unit_state(unit),
     }
     facts["healthy"] = facts["health"]["ok"]
-    facts["hint"] = hint_for(facts, unit)
-    return facts
+    facts["hint"] = hint_for(facts, unit, report.holders)
+    return facts, report.holders
 
 
-def render(facts, verbose):
-    """Human-readable lines."""
+def render(facts, verbose, holders=()):
+    """Human-readable lines (holders: the guard's, for their cmd as the guard quotes it)."""
     health = facts["health"]
     lines = ["health: %s (%s%s)" % ("up" if health["ok"] else "down", health["url"],
                                     " -> %s" % (health["status"] or health["error"]))]
@@ -143,10 +148,10 @@ def render(facts, verbose):
         lines.append("port %d: held by %s" % (facts["port"], ", ".join(
             "%s pid=%s" % (h["kind"], h["pid"]) for h in probe["holders"])))
     if verbose:
-        for holder in probe["holders"]:
+        for holder in holders:
             lines.append("  pid=%s uid=%s kind=%s on %s: %s cmd=%s" % (
-                holder["pid"], holder["uid"], holder["kind"], ",".join(holder["addresses"]),
-                holder["reason"], guard.quote(holder["cmd"])))
+                holder.pid, holder.uid, holder.kind, ",".join(holder.addresses),
+                guard.quote(holder.reason, limit=0)[1:-1], guard.quote(holder.cmd)))
         if facts["hint"]:
             lines.append(facts["hint"])
     return lines
@@ -166,13 +171,13 @@ def main(argv=None):
     status.add_argument("--unit", default=DEFAULT_UNIT, help="systemd user unit (default %(default)s)")
     args = parser.parse_args(argv)
     try:
-        facts = collect(args.host, args.port, args.unit)
+        facts, holders = _collect(args.host, args.port, args.unit, guard.DEFAULT_PATTERNS)
     except guard.UsageError as exc:
         parser.error(str(exc))
     if args.json:
         print(json.dumps(facts, indent=2, sort_keys=True))
     else:
-        print("\n".join(render(facts, args.verbose)))
+        print("\n".join(render(facts, args.verbose, holders)))
     return 0 if facts["healthy"] else 1
 
 
