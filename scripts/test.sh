@@ -18,6 +18,12 @@ step() {
 step "python environment" bash scripts/venv.sh
 step "ansible-lint (production profile)" ansible-lint
 step "unit tests" pytest -q tests
+# The guard suite again as older kernels give the socket tables: sock_diag without bound-only
+# sockets (Linux < 6.10: Ubuntu 22.04/24.04, Debian 12), and the /proc/net/tcp fallback.
+guard_suite=(tests/unit/test_guard_cli.py tests/unit/test_guard_hostile.py tests/unit/test_status.py
+             tests/unit/test_port_guard_module.py tests/unit/test_identity_property.py)
+step "guard suite, kernel < 6.10 tables" env OPENCLAW_VLLM_GUARD_TABLES=legacy pytest -q "${guard_suite[@]}"
+step "guard suite, /proc/net fallback" env OPENCLAW_VLLM_GUARD_TABLES=proc pytest -q "${guard_suite[@]}"
 step "collection build" bash scripts/build-collection.sh
 step "test host image" bash scripts/testhost-image.sh
 step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse

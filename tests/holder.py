@@ -10,10 +10,12 @@ its socket is in place, then sleeps until killed.
               [--leader-exits]        (the main thread exits; another thread keeps the socket)
               [--non-dumpable]        (prctl PR_SET_DUMPABLE 0: /proc/<pid>/fd becomes root's)
               [--clear-argv]          (zero the argv area: /proc/<pid>/cmdline reads empty)
-              [--argv "A B C"]        (rewrite the argv area to A, B, C, as programs that set their title do)
+              [--argv '["A", "B"]']   (rewrite the argv area to A, B (a JSON list), as programs that set
+                                      their title do; "\udcff" stands for the byte 0xff)
 """
 import argparse
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -35,7 +37,7 @@ def clear_argv(words):
         fields = stat.read().rsplit(")", 1)[1].split()
     start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48 and 49)
     ctypes.memset(start, 0, end - start)
-    data = b"".join(word.encode() + b"\0" for word in words)
+    data = b"".join(word.encode("utf-8", "surrogateescape") + b"\0" for word in words)
     assert len(data) <= end - start, "new argv does not fit"
     ctypes.memmove(start, data, len(data))
 
@@ -89,7 +91,7 @@ def main():
     if args.non_dumpable:
         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
     if args.clear_argv or args.argv:
-        clear_argv(args.argv.split(" ") if args.argv else [])
+        clear_argv(json.loads(args.argv) if args.argv else [])
     print("ready", os.getpid(), *child_pids, flush=True)
     if args.orphan_children:
         os._exit(0)

@@ -65,11 +65,11 @@ def alive(pid):
     ("vllm.d/sleep", ["-m", "http.server", "--bind", "127.0.0.1", "{port}"]),
     ("vllm-env/bin/python3", [HOLDER, "--port", "{port}"]),
     # python-* is not an interpreter: an option's value is not its script
-    ("python-proxy", [HOLDER, "--port", "{port}", "--argv", "python-proxy --config vllm.yaml"]),
-    ("python3-proxy", [HOLDER, "--port", "{port}", "--argv", "python3-proxy vllm"]),
+    ("python-proxy", [HOLDER, "--port", "{port}", "--argv", '["python-proxy", "--config", "vllm.yaml"]']),
+    ("python3-proxy", [HOLDER, "--port", "{port}", "--argv", '["python3-proxy", "vllm"]']),
     # a real interpreter whose option value only looks like a script
-    ("python3", [HOLDER, "--port", "{port}", "--argv", "python3 -X vllm holder.py"]),
-    ("python3", [HOLDER, "--port", "{port}", "--argv", "python3 -W vllm -c pass"]),
+    ("python3", [HOLDER, "--port", "{port}", "--argv", '["python3", "-X", "vllm", "holder.py"]']),
+    ("python3", [HOLDER, "--port", "{port}", "--argv", '["python3", "-W", "vllm", "-c", "pass"]']),
     # -c code never names a program, whatever it contains
     ("python3", ["-c", "import runpy,sys; sys.argv=['x','--bind','127.0.0.1','{port}']; "
                        "runpy.run_module('http.server', run_name='__main__')", "vllm"]),
@@ -469,6 +469,7 @@ def test_unexpected_error_while_probing_gives_42_and_a_reason(monkeypatch):
         raise struct.error("unpack_from requires a buffer of at least 72 bytes")
 
     monkeypatch.setattr(port_guard, "_netlink_dump", broken_dump)
+    monkeypatch.delenv(port_guard.TABLES_ENV, raising=False)
     log = port_guard.EventLog(stderr=False, syslog=False)
     outcome = port_guard.run_guard(free_port(), log=log)
     assert outcome.exit_code == 42

@@ -96,3 +96,32 @@ def test_bad_port_is_a_clear_error():
     result = run_module("port=70000")
     assert result["failed"] is True
     assert "port 70000 is out of range; expected an integer in 1..65535" in result["msg"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    ("grace=nan", "grace nan: expected seconds between 0 and 3600"),
+    ("grace=inf", "grace inf: expected seconds between 0 and 3600"),
+    ("grace=-1", "grace -1.0: expected seconds between 0 and 3600"),
+    ("timeout=-0.5", "timeout -0.5: expected seconds between 0 and 3600"),
+    ("host=a..b", "host 'a..b' is not an IP address or a resolvable name"),
+    ("host=%s.example" % ("x" * 64), "is not an IP address or a resolvable name"),
+    ("patterns=*", "pattern '*' is too broad"),
+    ("patterns=*.py", "pattern '*.py' is too broad"),
+])
+def test_bad_input_fails_cleanly_and_names_it(spawn, args, expected):
+    """Checked before anything is probed: a stray that ignores SIGTERM is never waited on forever."""
+    port = free_port()
+    stray = spawn("vllm-stray", "--port", port, "--ignore-term")
+    result = run_module("port=%d %s" % (port, args))
+    assert result["failed"] is True, result
+    assert expected in result["msg"]
+    assert "Traceback" not in result.get("module_stderr", "")
+    assert stray.alive()
+
+
+def test_empty_patterns_mean_the_defaults_as_in_the_cli(spawn):
+    port = free_port()
+    stray = spawn("vllm-stray", "--port", port)
+    result = run_module('{"port": %d, "patterns": [], "grace": 2}' % port)
+    assert result["decision"] == "VLLM_PORT_RECLAIMED", result
+    assert wait_gone(stray.pid)
