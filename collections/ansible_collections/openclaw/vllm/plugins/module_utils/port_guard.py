@@ -551,52 +551,82 @@ def _fold(text):
     return text.translate(_ASCII_LOWER)
 
 
-_COMPILED = {}
+_TOKENS = {}
 
 
-def _compile_pattern(pattern):
-    """A glob as a regex in which ``*`` and ``?`` never match ``/`` (fnmatch's do)."""
-    import re  # held path only: it costs more than the whole free path
-
-    regex = _COMPILED.get(pattern)
-    if regex is not None:
-        return regex
-    out = []
-    index = 0
+def _tokens(pattern):
+    """A glob as tokens: "*", "?", ("set", negate, chars, ranges) or a literal character.
+    Parsed by hand: ``re`` would cost more than the whole free-port path."""
+    tokens = _TOKENS.get(pattern)
+    if tokens is not None:
+        return tokens
+    tokens = []
     folded = _fold(pattern)
+    index = 0
     while index < len(folded):
         char = folded[index]
         index += 1
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "[":
-            end = index
-            if end < len(folded) and folded[end] in "!^":
-                end += 1
-            if end < len(folded) and folded[end] == "]":
-                end += 1
-            end = folded.find("]", end)
-            if end < 0:
-                out.append(re.escape(char))
+        if char in "*?":
+            if not (char == "*" and tokens and tokens[-1] == "*"):
+                tokens.append(char)
+            continue
+        if char == "[":
+            end = index + (1 if folded[index:index + 1] in ("!", "^") else 0)
+            end = folded.find("]", end + 1)
+            if end > 0:
+                body = folded[index:end]
+                index = end + 1
+                negate = body[:1] in ("!", "^")
+                body = body[1:] if negate else body
+                chars, ranges, at = set(), [], 0
+                while at < len(body):
+                    if at + 2 < len(body) and body[at + 1] == "-":
+                        ranges.append((body[at], body[at + 2]))
+                        at += 3
+                    else:
+                        chars.add(body[at])
+                        at += 1
+                tokens.append(("set", negate, chars, ranges))
                 continue
-            body = folded[index:end]
-            index = end + 1
-            negate = body[:1] in ("!", "^")
-            body = body[1:] if negate else body
-            body = body.replace("\\", "\\\\").replace("^", "\\^")
-            out.append("[^/%s]" % body if negate else "(?!/)[%s]" % body)
-        else:
-            out.append(re.escape(char))
-    regex = re.compile("".join(out) + r"\Z", re.DOTALL)
-    _COMPILED[pattern] = regex
-    return regex
+        tokens.append(char)
+    _TOKENS[pattern] = tokens
+    return tokens
+
+
+def _token_matches(token, char):
+    if token == "?":
+        return True
+    if isinstance(token, tuple):
+        _kind, negate, chars, ranges = token
+        inside = char in chars or any(low <= char <= high for low, high in ranges)
+        return inside != negate
+    return token == char
 
 
 def pattern_matches(name, pattern):
-    """fnmatch-style glob, case-insensitive for ASCII, where ``*`` never crosses ``/``."""
-    return _compile_pattern(pattern).match(_fold(name)) is not None
+    """fnmatch-style glob, case-insensitive for ASCII. Identities are names: a name with
+    a "/" never matches (so ``*`` never crosses a directory)."""
+    if "/" in name:
+        return False
+    tokens = _tokens(pattern)
+    name = _fold(name)
+    i = j = 0
+    star_j, star_i = -1, 0
+    while i < len(name):
+        if j < len(tokens) and tokens[j] != "*" and _token_matches(tokens[j], name[i]):
+            i += 1
+            j += 1
+        elif j < len(tokens) and tokens[j] == "*":
+            star_j, star_i = j, i
+            j += 1
+        elif star_j >= 0:  # let the last "*" take one more character, and retry
+            star_i += 1
+            i, j = star_i, star_j + 1
+        else:
+            return False
+    while j < len(tokens) and tokens[j] == "*":
+        j += 1
+    return j == len(tokens)
 
 
 def matching_pattern(names, patterns):
@@ -618,7 +648,7 @@ def check_patterns(patterns):
     """Validate identity patterns; an empty list means the defaults (the CLI and the module
     agree). A pattern must name something: refused when it contains a "/", has no run of
     three literal letters or digits, or matches a common foreign name."""
-    if patterns is None:
+    if not patterns or tuple(patterns) == DEFAULT_PATTERNS:
         return DEFAULT_PATTERNS
     if isinstance(patterns, str):
         patterns = [patterns]
