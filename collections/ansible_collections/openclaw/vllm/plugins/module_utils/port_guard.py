@@ -1352,21 +1352,87 @@ def _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, stat
     return outcome(event, EXIT_OK, report.holders, orphans)
 
 
+# --------------------------------------------------------------------------- service config
+
+SERVICE_CONFIG = "openclaw-vllm/service.conf"  # under $XDG_CONFIG_HOME (~/.config)
+_CONFIG_KEYS = ("port", "host", "unit", "pattern")
+
+
+def default_config_path():
+    """The service user's config, written by the vllm_service role beside the unit."""
+    base = os.environ.get("XDG_CONFIG_HOME")
+    if not base:
+        try:
+            import pwd
+
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except (ImportError, KeyError):
+            home = os.path.expanduser("~")
+        base = os.path.join(home, ".config")
+    return os.path.join(base, SERVICE_CONFIG)
+
+
+def read_service_config(path=None):
+    """{port, host, unit, patterns} from the service config (``key=value`` lines, one
+    ``pattern=`` per pattern); {} when the default file does not exist. A bad line is a
+    UsageError naming the file and the line; values are checked as flags are."""
+    explicit = path is not None
+    path = path or default_config_path()
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        if explicit:
+            raise UsageError("config %s does not exist" % path)
+        return {}
+    except OSError as exc:
+        raise UsageError("config %s cannot be read: %s" % (path, exc.strerror or exc))
+    config = {}
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise UsageError("config %s line %d is not UTF-8" % (path, number))
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in _CONFIG_KEYS:
+            raise UsageError("config %s line %d: expected one of %s=VALUE, got %r" % (
+                path, number, "=, ".join(_CONFIG_KEYS), line[:80]))
+        try:
+            if key == "port":
+                config["port"] = check_port(value)
+            elif key == "pattern":
+                config.setdefault("patterns", []).append(value)
+            else:
+                config[key] = value
+        except UsageError as exc:
+            raise UsageError("config %s line %d: %s" % (path, number, exc))
+    if "patterns" in config:
+        try:
+            config["patterns"] = check_patterns(config["patterns"])
+        except UsageError as exc:
+            raise UsageError("config %s: %s" % (path, exc))
+    return config
+
+
 # --------------------------------------------------------------------------- CLI
 
-GUARD_USAGE = ("usage: openclaw-vllm-guard [--probe-only] [--host ADDR] [--grace S] [--timeout S] "
-               "[--pattern GLOB ...] PORT")
+GUARD_USAGE = ("usage: openclaw-vllm-guard [--probe-only] [--config FILE] [--host ADDR] [--grace S] "
+               "[--timeout S] [--pattern GLOB ...] [PORT]\n"
+               "  PORT, --host and --pattern default to the service config (%s under ~/.config)" % SERVICE_CONFIG)
 
 
 _FLAGS = ("probe-only", "help")
-_VALUE_OPTIONS = ("host", "grace", "timeout", "pattern")
+_VALUE_OPTIONS = ("host", "grace", "timeout", "pattern", "config")
 
 
 def parse_guard_args(argv):
     """Parse the guard's command line by hand: argparse or getopt (which pulls in gettext
     and re) would cost more than the whole free-port decision."""
     options = {"probe_only": False, "host": None, "grace": DEFAULT_GRACE, "timeout": DEFAULT_TIMEOUT,
-               "patterns": [], "help": False}
+               "patterns": [], "help": False, "config": None}
     positional = []
     args = iter(argv)
     for arg in args:
@@ -1388,7 +1454,7 @@ def parse_guard_args(argv):
                 elif name == "pattern":
                     options["patterns"].append(value)
                 else:
-                    options["host"] = value
+                    options[name] = value
             else:
                 raise UsageError("option %s not recognized" % arg)
         elif arg.startswith("-") and arg != "-":
@@ -1397,11 +1463,15 @@ def parse_guard_args(argv):
             positional.append(arg)
     if options["help"]:
         return options
-    if len(positional) != 1:
-        raise UsageError("expected exactly one PORT, got %d argument(s): %s" % (
-            len(positional), " ".join(positional) or "none"))
-    options["port"] = check_port(positional[0])
-    options["patterns"] = check_patterns(options["patterns"])
+    # Flags win over the service config, the config over the defaults.
+    config = read_service_config(options["config"])
+    if len(positional) > 1 or (not positional and "port" not in config):
+        raise UsageError("expected exactly one PORT (or a port= line in the service config), got %d argument(s): %s"
+                         % (len(positional), " ".join(positional) or "none"))
+    options["port"] = check_port(positional[0]) if positional else config["port"]
+    if options["host"] is None:
+        options["host"] = config.get("host")
+    options["patterns"] = check_patterns(options["patterns"] or config.get("patterns"))
     return options
 
 

@@ -109,17 +109,33 @@ def hint_for(facts, unit, holders):
     return HINT.format(port=facts["port"], pid=pid, cmd=guard.quote(cmd), unit=unit)
 
 
+def settings(config=None, host=None, port=None, unit=None, patterns=None):
+    """What status reports on: the values given, else the service config the role wrote
+    beside the unit (``~/.config/openclaw-vllm/service.conf``), else the defaults."""
+    found = guard.read_service_config(config)
+    return {
+        "host": host if host is not None else found.get("host", DEFAULT_HOST),
+        "port": guard.check_port(port if port is not None else found.get("port", DEFAULT_PORT)),
+        "unit": unit or found.get("unit", DEFAULT_UNIT),
+        "patterns": guard.check_patterns(patterns or found.get("patterns")),
+        "config": config or guard.default_config_path(),
+    }
+
+
 def collect(host=DEFAULT_HOST, port=DEFAULT_PORT, unit=DEFAULT_UNIT, patterns=guard.DEFAULT_PATTERNS):
     """Every fact ``status`` reports, as one JSON-ready dict (text is valid UTF-8)."""
-    return _collect(host, port, unit, patterns)[0]
+    return gather({"host": host, "port": port, "unit": unit, "patterns": patterns})[0]
 
 
-def _collect(host, port, unit, patterns):
-    port = guard.check_port(port)
+def gather(chosen):
+    """(facts, the guard's holders) for the settings() chosen."""
+    host, unit, patterns = chosen["host"], chosen["unit"], chosen["patterns"]
+    port = guard.check_port(chosen["port"])
     report = guard.probe(port, host, patterns)
     facts = {
         "host": host,
         "port": port,
+        "patterns": list(patterns),
         "health": check_health(health_url(host, port)),
         "probe": {"free": report.free, "error": report.error, "holders": [h.as_dict() for h in report.holders]},
         "unit": unit_state(unit),
@@ -166,12 +182,16 @@ def main(argv=None):
     status = commands.add_parser("status", help="health, port holder and unit state; exit 0 when healthy")
     status.add_argument("--verbose", "-v", action="store_true", help="holders in detail, and the HINT line")
     status.add_argument("--json", action="store_true", help="the same facts as one JSON object")
-    status.add_argument("--host", default=DEFAULT_HOST, help="address vLLM binds (default %(default)s)")
-    status.add_argument("--port", default=DEFAULT_PORT, help="port vLLM binds (default %(default)s)")
-    status.add_argument("--unit", default=DEFAULT_UNIT, help="systemd user unit (default %(default)s)")
+    status.add_argument("--config", help="service config (default ~/.config/%s, written by the role)"
+                        % guard.SERVICE_CONFIG)
+    status.add_argument("--host", help="address vLLM binds (default: the config's, else %s)" % DEFAULT_HOST)
+    status.add_argument("--port", help="port vLLM binds (default: the config's, else %d)" % DEFAULT_PORT)
+    status.add_argument("--unit", help="systemd user unit (default: the config's, else %s)" % DEFAULT_UNIT)
+    status.add_argument("--pattern", action="append", help="identity pattern of our vLLM (default: the config's)")
     args = parser.parse_args(argv)
     try:
-        facts, holders = _collect(args.host, args.port, args.unit, guard.DEFAULT_PATTERNS)
+        chosen = settings(args.config, args.host, args.port, args.unit, args.pattern)
+        facts, holders = gather(chosen)
     except guard.UsageError as exc:
         parser.error(str(exc))
     if args.json:

@@ -1,0 +1,139 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: openclaw.vllm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: vllm_status_info
+short_description: Health, port holders and unit state of the openclaw-vllm service
+version_added: "1.1.0"
+description:
+  - The facts of C(openclaw-vllm status --json), gathered on the managed host by the same
+    code, namely C(GET /health), the port guard's probe of the port (holders, ours or unknown)
+    and the user unit's state through C(systemctl --user).
+  - What it reports on (port, host, unit, identity patterns) comes from the service config
+    that the C(openclaw.vllm.vllm_service) role writes beside the unit
+    (C(~/.config/openclaw-vllm/service.conf) of the user the module runs as). Options
+    override it.
+  - Run it as the service user (C(become_user)), so that its user unit and its processes are
+    the ones inspected. C(XDG_RUNTIME_DIR) is set to C(/run/user/<uid>) when absent.
+  - Never changes anything, and never fails because the service is down; it fails only on bad input.
+author:
+  - openclaw.vllm contributors
+requirements:
+  - psutil on the managed host
+options:
+  config:
+    description: Path of the service config. Default C(~/.config/openclaw-vllm/service.conf).
+    type: path
+  port:
+    description: Port vLLM binds. Default the config's, else 8001.
+    type: int
+  host:
+    description: Address vLLM binds. Default the config's, else 127.0.0.1.
+    type: str
+  unit:
+    description: The systemd user unit. Default the config's, else C(openclaw-vllm.service).
+    type: str
+  patterns:
+    description: Identity patterns of our vLLM processes (see M(openclaw.vllm.port_guard)). Default the config's.
+    type: list
+    elements: str
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+seealso:
+  - module: openclaw.vllm.port_guard
+"""
+
+EXAMPLES = r"""
+- name: Read the service status as the service user
+  openclaw.vllm.vllm_status_info:
+  become: true
+  become_user: vllm
+  register: __status
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ __status.lines }}"
+"""
+
+RETURN = r"""
+healthy:
+  description: Whether C(GET /health) answered 200.
+  returned: always
+  type: bool
+health:
+  description: The health probe (url, ok, status, error).
+  returned: always
+  type: dict
+probe:
+  description: The port probe (free, error, holders as in M(openclaw.vllm.port_guard)).
+  returned: always
+  type: dict
+unit:
+  description: The unit's LoadState, ActiveState, SubState, Result, NRestarts and ExecMainPID; null where C(systemctl --user) does not answer.
+  returned: always
+  type: dict
+hint:
+  description: The one-line HINT naming an unknown port holder when health is down, else null.
+  returned: always
+  type: str
+lines:
+  description: The report as C(openclaw-vllm status --verbose) prints it.
+  returned: always
+  type: list
+  elements: str
+settings:
+  description: The port, host, unit, patterns and config path the report is about.
+  returned: always
+  type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.openclaw.vllm.plugins.module_utils import port_guard as guard
+from ansible_collections.openclaw.vllm.plugins.module_utils import vllm_status
+
+try:
+    import psutil  # noqa: F401  pylint: disable=unused-import
+    HAS_PSUTIL = True
+except ImportError:
+    HAS_PSUTIL = False
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            config=dict(type="path"),
+            port=dict(type="int"),
+            host=dict(type="str"),
+            unit=dict(type="str"),
+            patterns=dict(type="list", elements="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_PSUTIL:
+        module.fail_json(msg=missing_required_lib("psutil"))
+    params = module.params
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/run/user/%d" % os.getuid())
+    try:
+        chosen = vllm_status.settings(params["config"], params["host"], params["port"], params["unit"],
+                                      params["patterns"])
+        facts, holders = vllm_status.gather(chosen)
+    except guard.UsageError as exc:
+        module.fail_json(msg=str(exc))
+    chosen["patterns"] = list(chosen["patterns"])
+    module.exit_json(changed=False, settings=chosen, lines=vllm_status.render(facts, True, holders), **facts)
+
+
+if __name__ == "__main__":
+    main()
