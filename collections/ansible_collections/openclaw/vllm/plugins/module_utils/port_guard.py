@@ -1466,8 +1466,9 @@ def parse_guard_args(argv):
     # Flags win over the service config, the config over the defaults.
     config = read_service_config(options["config"])
     if len(positional) > 1 or (not positional and "port" not in config):
-        raise UsageError("expected exactly one PORT (or a port= line in the service config), got %d argument(s): %s"
-                         % (len(positional), " ".join(positional) or "none"))
+        raise UsageError("expected exactly one PORT, got %d argument(s): %s%s" % (
+            len(positional), " ".join(positional) or "none",
+            "" if positional else " (and no port= line in the service config)"))
     options["port"] = check_port(positional[0]) if positional else config["port"]
     if options["host"] is None:
         options["host"] = config.get("host")
