@@ -491,3 +491,23 @@ def test_truncated_or_interrupted_sock_diag_messages_are_errors():
     interrupted[6:8] = (0x10).to_bytes(2, "little")
     with pytest.raises(port_guard.ProbeError, match="interrupted"):
         list(port_guard.parse_diag_messages(bytes(interrupted), 4))
+
+
+def test_custom_process_title_prefix_is_followed(spawn):
+    """VLLM_PROCESS_NAME_PREFIX in the unit's environment renames vLLM's engines: their
+    orphans are still reaped, and a holder titled with the prefix is ours."""
+    import subprocess as sp
+
+    port = free_port()
+    parent = spawn("vllm", "--children", "1", "--child-title", "MYLLM::EngineCore", "--orphan-children")
+    orphan = parent.child_pids[0]
+    assert wait_gone(parent.pid)
+    plain = sp.run([GUARD, str(port)], capture_output=True, text=True, timeout=60)
+    assert "VLLM_ORPHAN_RECLAIM" not in plain.stderr and alive(orphan), "without the prefix it is not ours"
+    env = dict(os.environ, VLLM_PROCESS_NAME_PREFIX="MYLLM")
+    result = sp.run([GUARD, str(port)], capture_output=True, text=True, timeout=60, env=env)
+    assert 'VLLM_ORPHAN_RECLAIM pid=%d cmd="MYLLM::EngineCore' % orphan in result.stderr, result.stderr
+    assert wait_gone(orphan)
+    server = spawn("MYLLM::APIServer_0", "--port", port)
+    assert sp.run([GUARD, str(port)], capture_output=True, text=True, timeout=60, env=env).returncode == 0
+    assert wait_gone(server.pid)

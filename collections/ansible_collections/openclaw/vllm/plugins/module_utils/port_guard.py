@@ -36,6 +36,29 @@ EXIT_REFUSED = 42
 DEFAULT_PATTERNS = ("vllm", "vllm-*", "vllm.*", "vllm::*", "openclaw*")
 # Process titles of vLLM's engine processes, reaped when their API server is gone.
 DEFAULT_ENGINE_PATTERNS = ("VLLM::EngineCore*", "VLLM::Worker*")
+# vLLM titles its processes ${VLLM_PROCESS_NAME_PREFIX:-VLLM}::EngineCore, ::Worker_TP0, ...
+# The unit's environment reaches the guard (ExecStartPre), so a custom prefix is followed.
+PREFIX_ENV = "VLLM_PROCESS_NAME_PREFIX"
+
+
+def _title_prefix():
+    """The custom process-title prefix, when one is set and specific enough to name ours."""
+    prefix = os.environ.get(PREFIX_ENV, "")
+    if len(prefix) < 3 or prefix.upper() == "VLLM" or "/" in prefix or not prefix.replace("_", "").isalnum():
+        return None
+    return prefix
+
+
+def default_patterns():
+    """DEFAULT_PATTERNS, plus ``<prefix>::*`` under a custom VLLM_PROCESS_NAME_PREFIX."""
+    prefix = _title_prefix()
+    return DEFAULT_PATTERNS + ((prefix + "::*",) if prefix else ())
+
+
+def engine_patterns():
+    """DEFAULT_ENGINE_PATTERNS, plus the same titles under a custom prefix."""
+    prefix = _title_prefix()
+    return DEFAULT_ENGINE_PATTERNS + ((prefix + "::EngineCore*", prefix + "::Worker*") if prefix else ())
 DEFAULT_GRACE = 10.0
 DEFAULT_TIMEOUT = 10.0
 POLL_INTERVAL = 0.01  # seconds between "is the port bindable yet" checks
@@ -649,7 +672,7 @@ def check_patterns(patterns):
     agree). A pattern must name something: refused when it contains a "/", has no run of
     three literal letters or digits, or matches a common foreign name."""
     if not patterns or tuple(patterns) == DEFAULT_PATTERNS:
-        return DEFAULT_PATTERNS
+        return default_patterns()
     if isinstance(patterns, str):
         patterns = [patterns]
     checked = []
@@ -668,7 +691,7 @@ def check_patterns(patterns):
                              "three literal letters naming vLLM, such as 'vllm-*'" % (
                                  pattern, "%r" % foreign if foreign else "almost any process of this user"))
         checked.append(pattern)
-    return tuple(checked) or DEFAULT_PATTERNS
+    return tuple(checked) or default_patterns()
 
 
 def format_cmd(argv, comm=""):
@@ -945,13 +968,14 @@ def _orphan_candidate_pids():
     return sorted(candidates)
 
 
-def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTERNS):
+def find_orphans(patterns=DEFAULT_PATTERNS, engines=None):
     """Engine processes of ours whose API server is gone. An engine with a live server stays.
 
     The scan reads only /proc/<pid>/stat of the candidates (comm is the process title
     cut to 15 characters); psutil is loaded only when one matches.
     """
-    prefixes = [p.lower()[:15].rstrip("*") for p in engine_patterns]
+    engines = engines or engine_patterns()
+    prefixes = [p.lower()[:15].rstrip("*") for p in engines]
     candidates = []
     my_uid = os.getuid()
     for pid in _orphan_candidate_pids():
@@ -970,14 +994,14 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engine_patterns=DEFAULT_ENGINE_PATTE
             uid, argv, comm = process_facts(pid)
             if pid in protected or uid != my_uid:
                 continue
-            if not matching_pattern(identity_names(argv, comm), engine_patterns):
+            if not matching_pattern(identity_names(argv, comm), engines):
                 continue
             # Its lane is alive when some ancestor is an API server: ours, and not an engine.
             has_server = False
             for parent in process.parents():
                 _parent_uid, parent_argv, parent_comm = process_facts(parent.pid)
                 names = identity_names(parent_argv, parent_comm)
-                if matching_pattern(names, patterns) and not matching_pattern(names, engine_patterns):
+                if matching_pattern(names, patterns) and not matching_pattern(names, engines):
                     has_server = True
                     break
             if not has_server:
