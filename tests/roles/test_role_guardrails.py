@@ -17,7 +17,7 @@ pytestmark = [
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 
-def run_role(tmp_path, role, extra_vars, check=False):
+def run_role(tmp_path, role, extra_vars, check=False, tags=None):
     """Apply one collection role to localhost; return (rc, failed task results, all results)."""
     play = tmp_path / ("play-%s.yml" % role)
     play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False,
@@ -28,6 +28,8 @@ def run_role(tmp_path, role, extra_vars, check=False):
            "-e", json.dumps(extra_vars), str(play)]
     if check:
         cmd.append("--check")
+    if tags:
+        cmd += ["--tags", tags]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     output = json.loads(proc.stdout)
     results = [(task["task"]["name"], task["hosts"]["localhost"])
