@@ -3,7 +3,9 @@
 
     python3 scripts/make-tiny-awq-model.py OUTDIR [--seed N]
 
-Offline and deterministic: the same seed gives byte-identical files. Needs only numpy,
+Offline and deterministic: the same seed gives byte-identical files, and a file that is
+already there with the same bytes is left untouched (its mtime too), so a second run changes
+nothing on disk (`make demo` twice stages no new model version). Needs only numpy,
 safetensors and tokenizers (no torch, no transformers). Output is ~0.5 MB:
 
     config.json             LlamaForCausalLM, 2 layers, hidden 128, 4 heads x head_dim 32,
@@ -182,10 +184,22 @@ def build_weights(rng: np.random.Generator, vocab: int) -> dict[str, np.ndarray]
     return {k: np.ascontiguousarray(v) for k, v in sorted(t.items())}
 
 
+def settle(tmp: str, path: str) -> None:
+    """Move ``tmp`` to ``path``, unless ``path`` already holds the same bytes: then keep it as
+    it is (mtime included) and drop ``tmp``."""
+    if os.path.isfile(path) and os.path.getsize(path) == os.path.getsize(tmp):
+        with open(path, "rb") as old, open(tmp, "rb") as new:
+            if old.read() == new.read():
+                os.unlink(tmp)
+                return
+    os.replace(tmp, path)
+
+
 def write_json(path: str, obj: dict) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
         json.dump(obj, fh, indent=2, sort_keys=True)
         fh.write("\n")
+    settle(path + ".tmp", path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     tok = build_tokenizer()
     vocab = tok.get_vocab_size(with_added_tokens=True)
     ids = {s: tok.token_to_id(s) for s in SPECIAL + ADDED}
-    tok.save(os.path.join(args.outdir, "tokenizer.json"))
+    tokenizer_path = os.path.join(args.outdir, "tokenizer.json")
+    tok.save(tokenizer_path + ".tmp")
+    settle(tokenizer_path + ".tmp", tokenizer_path)
 
     added_decoder = {
         str(ids[s]): {
@@ -278,10 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     weights = build_weights(rng, vocab)
     weights_path = os.path.join(args.outdir, "model.safetensors")
-    save_file(weights, weights_path, metadata={"format": "pt"})
+    save_file(weights, weights_path + ".tmp", metadata={"format": "pt"})
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(weights_path, 0o666 & ~umask)  # safetensors creates it 0600
+    os.chmod(weights_path + ".tmp", 0o666 & ~umask)  # safetensors creates it 0600
+    settle(weights_path + ".tmp", weights_path)
 
     size = sum(os.path.getsize(os.path.join(args.outdir, f)) for f in os.listdir(args.outdir))
     print(f"wrote {args.outdir}: vocab {vocab}, {len(weights)} tensors, {size} bytes")

@@ -95,3 +95,58 @@ def test_missing_directory_is_named(tmp_path):
     result = verify(tmp_path / "nowhere")
     assert result["failed"] is True
     assert "nowhere does not exist" in result["msg"]
+
+
+def corrupt(model, name, data):
+    (model / name).write_bytes(data)
+
+
+def truncate(model, name, keep):
+    data = (model / name).read_bytes()
+    (model / name).write_bytes(data[:keep] if keep >= 0 else data[:len(data) + keep])
+
+
+def garble_header(model, name):
+    data = bytearray((model / name).read_bytes())
+    data[8] = ord("!")  # the header's opening brace
+    (model / name).write_bytes(bytes(data))
+
+
+INDEX = "model.safetensors.index.json"
+
+
+@pytest.mark.parametrize("damage, name, expected", [
+    (lambda m: corrupt(m, "config.json", b'{"architectures": ['), "config.json", "is not valid JSON: Expecting value"),
+    (lambda m: corrupt(m, "config.json", b""), "config.json", "is not valid JSON"),
+    (lambda m: corrupt(m, "config.json", b"\xff\xfe{}"), "config.json", "is not valid JSON"),
+    (lambda m: corrupt(m, "config.json", b"[1, 2]"), "config.json", "must hold a JSON object, found list"),
+    (lambda m: corrupt(m, INDEX, b'{"weight_map": {"a": "model.safet'), INDEX, "is not valid JSON"),
+    (lambda m: corrupt(m, INDEX, b""), INDEX, "is not valid JSON: Expecting value"),
+    (lambda m: corrupt(m, INDEX, b'"weight_map"'), INDEX, "must hold a JSON object, found str"),
+    (lambda m: corrupt(m, INDEX, b'{"weight_map": ["model.safetensors"]}'), INDEX,
+     "weight_map must map tensor names to file names"),
+    (lambda m: corrupt(m, INDEX, b'{"weight_map": {"a": 7}}'), INDEX, "weight_map must map tensor names to file names"),
+    (lambda m: corrupt(m, INDEX, b'{"weight_map": {"a": "../../etc/x.safetensors"}}'), INDEX,
+     "names weight files outside the model: ../../etc/x.safetensors"),
+    (lambda m: truncate(m, "model.safetensors", -100), "model.safetensors", "is truncated: its header says"),
+    (lambda m: truncate(m, "model.safetensors", 5), "model.safetensors", "is not a safetensors file (truncated"),
+    (lambda m: garble_header(m, "model.safetensors"), "model.safetensors", "has a corrupt safetensors header"),
+])
+def test_a_corrupt_file_is_named_not_a_bare_parse_error(tiny_model, tmp_path, damage, name, expected):
+    model = copy_model(tiny_model, tmp_path / "corrupt")
+    if name == INDEX:
+        corrupt(model, INDEX, b'{"weight_map": {"a": "model.safetensors"}}')
+    damage(model)
+    result = verify(model)
+    assert result["failed"] is True, result
+    assert "not a usable AWQ model: %s" % (model / name) in result["msg"]
+    assert expected in result["msg"]
+    assert "Traceback" not in result.get("module_stderr", "")
+
+
+def test_a_sharded_model_with_a_good_index_passes(tiny_model, tmp_path):
+    model = copy_model(tiny_model, tmp_path / "indexed")
+    corrupt(model, INDEX, json.dumps({"metadata": {}, "weight_map": {"a": "model.safetensors"}}).encode())
+    result = verify(model)
+    assert not result.get("failed"), result
+    assert result["weights"] == ["model.safetensors"]

@@ -24,17 +24,27 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
+def read_json_object(path):
+    """A JSON object from ``path``; anything else (bad JSON, bad UTF-8, a list) names the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
+        raise ModelError("%s is not valid JSON: %s" % (path, exc))
+    except OSError as exc:
+        raise ModelError("%s cannot be read: %s" % (path, exc.strerror or exc))
+    if not isinstance(value, dict):
+        raise ModelError("%s must hold a JSON object, found %s" % (path, type(value).__name__))
+    return value
+
+
 def read_config(path):
     config_path = os.path.join(path, "config.json")
     if not os.path.isdir(path):
         raise ModelError("model directory %s does not exist" % path)
     if not os.path.isfile(config_path):
         raise ModelError("%s has no config.json: not a Hugging Face checkpoint" % path)
-    try:
-        with open(config_path) as handle:
-            return json.load(handle)
-    except ValueError as exc:
-        raise ModelError("%s is not valid JSON: %s" % (config_path, exc))
+    return read_json_object(config_path)
 
 
 def check_quantization(config, bits=4):
@@ -56,8 +66,15 @@ def safetensors_files(path):
     """The weight files, as the index names them when there is one; all must exist."""
     index_path = os.path.join(path, "model.safetensors.index.json")
     if os.path.isfile(index_path):
-        with open(index_path) as handle:
-            names = sorted(set(json.load(handle).get("weight_map", {}).values()))
+        weight_map = read_json_object(index_path).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map or \
+                not all(isinstance(name, str) and name for name in weight_map.values()):
+            raise ModelError("%s: weight_map must map tensor names to file names, found %s"
+                             % (index_path, json.dumps(weight_map)[:200]))
+        names = sorted(set(weight_map.values()))
+        outside = [name for name in names if os.path.isabs(name) or ".." in name.split("/")]
+        if outside:
+            raise ModelError("%s names weight files outside the model: %s" % (index_path, ", ".join(outside)))
         missing = [name for name in names if not os.path.isfile(os.path.join(path, name))]
         if missing:
             raise ModelError("%s lists weight files that are missing: %s" % (index_path, ", ".join(missing)))
@@ -65,7 +82,35 @@ def safetensors_files(path):
         names = sorted(name for name in os.listdir(path) if name.endswith(".safetensors"))
     if not names:
         raise ModelError("%s has no .safetensors weight files" % path)
+    for name in names:
+        check_safetensors_header(os.path.join(path, name))
     return names
+
+
+def check_safetensors_header(path):
+    """A safetensors file starts with an 8-byte little-endian header length and a JSON header
+    whose tensors lie within the file: a truncated or garbled file is named here, cheaply
+    (the header only), instead of failing inside vLLM."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if length < 2 or 8 + length > size:
+            raise ModelError("%s is not a safetensors file (truncated, or its header length %d does not fit "
+                             "its %d bytes)" % (path, length, size))
+        try:
+            header = json.loads(handle.read(length).decode("utf-8"))
+        except ValueError as exc:
+            raise ModelError("%s has a corrupt safetensors header: %s" % (path, exc))
+    if not isinstance(header, dict):
+        raise ModelError("%s has a corrupt safetensors header: not a JSON object" % path)
+    end = max([info["data_offsets"][1] for key, info in header.items()
+               if key != "__metadata__" and isinstance(info, dict)
+               and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
+               and isinstance(info["data_offsets"][1], int)] or [0])
+    if 8 + length + end > size:
+        raise ModelError("%s is truncated: its header says %d bytes of tensors, the file holds %d"
+                         % (path, end, size - 8 - length))
 
 
 def verify_model(path, bits=4, sha256=None, hash_all=False):

@@ -13,7 +13,9 @@ version_added: "1.0.0"
 description:
   - Reads C(config.json) and requires C(quantization_config.quant_method == "awq") with the
     expected number of bits.
-  - Requires the C(.safetensors) weight files (all files the index names, when there is an index).
+  - Requires the C(.safetensors) weight files (all files the index names, when there is an index),
+    and reads each one's header (not its tensors), so a truncated or garbled file is refused.
+  - A malformed C(config.json), index or header is refused with the name of the file.
   - Hashes only the files that O(sha256) names, unless O(hash_all) is set, so a check of a
     10 GB model costs nothing when no digest is given.
   - Never changes anything.
