@@ -852,8 +852,7 @@ def _unreadable_holder(sock, unreadable, my_uid):
         whys = sorted(set(why for _pid, why, _process in suspects))
         listed = ", ".join(str(pid) for pid, _why, _process in suspects[:5]) + (", ..." if len(suspects) > 5 else "")
         reason = ("socket inode %d of %s; /proc/<pid>/fd cannot be read (%s) for the %d processes of that uid "
-                  "(pid %s), so none can be proven to hold it" % (sock.inode, owner, "; ".join(whys), len(suspects),
-                                                                   listed))
+                  "(pid %s), so none can be proven to hold it" % (sock.inode, owner, "; ".join(whys), len(suspects), listed))
     else:
         reason = "socket inode %d of %s; no process this user can see holds it" % (sock.inode, owner)
     return Holder(None, sock.uid, [], "unknown", reason, [sock.address], inodes=[sock.inode])
