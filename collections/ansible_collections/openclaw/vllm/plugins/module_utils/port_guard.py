@@ -59,6 +59,8 @@ def engine_patterns():
     """DEFAULT_ENGINE_PATTERNS, plus the same titles under a custom prefix."""
     prefix = _title_prefix()
     return DEFAULT_ENGINE_PATTERNS + ((prefix + "::EngineCore*", prefix + "::Worker*") if prefix else ())
+
+
 DEFAULT_GRACE = 10.0
 DEFAULT_TIMEOUT = 10.0
 POLL_INTERVAL = 0.01  # seconds between "is the port bindable yet" checks
