@@ -511,3 +511,16 @@ def test_custom_process_title_prefix_is_followed(spawn):
     server = spawn("MYLLM::APIServer_0", "--port", port)
     assert sp.run([GUARD, str(port)], capture_output=True, text=True, timeout=60, env=env).returncode == 0
     assert wait_gone(server.pid)
+
+
+def test_case_folding_is_ascii_only(spawn):
+    """KELVIN SIGN lower-cases to an ASCII "k": it must not make a foreign name match a custom pattern."""
+    port = free_port()
+    holder = spawn("my-llm-\u212aserve", "--port", port)
+    result = run_guard("--pattern", "my-llm-k*", port)
+    assert result.returncode == 42, result.stderr
+    assert holder.alive()
+    ascii_port = free_port()
+    ours = spawn("my-llm-Kserve", "--port", ascii_port)  # ASCII K: matches, case-insensitively
+    assert run_guard("--pattern", "my-llm-k*", ascii_port).returncode == 0
+    assert wait_gone(ours.pid)
