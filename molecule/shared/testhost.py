@@ -60,6 +60,15 @@ class TestHost:
         lines = [line for line in out.splitlines() if line.strip()]
         return lines[after["guard_lines"]:] if after else lines
 
+    def guard_lines_of_this_start(self):
+        """The guard's lines since the unit's current start began (InactiveExitTimestamp, in
+        the monotonic clock the journal also records): what the ExecStartPre of the running
+        instance decided, nothing older."""
+        since = int(self.unit_property("InactiveExitTimestampMonotonic"))
+        out = self.run("journalctl --no-pager --output=json -t %s" % GUARD_TAG).stdout
+        entries = [json.loads(line) for line in out.splitlines() if line.strip()]
+        return [entry["MESSAGE"] for entry in entries if int(entry["__MONOTONIC_TIMESTAMP"]) >= since]
+
     def journal(self, lines=60, after=None):
         """The unit's, its user manager's and the guard's journal lines (all users' journals)."""
         cmd = "journalctl --no-pager --output=short-iso --lines=%d" % lines
