@@ -20,7 +20,7 @@ description:
     10 GB model costs nothing when no digest is given.
   - Never changes anything.
 author:
-  - openclaw.vllm contributors
+  - openclaw.vllm contributors (@openclaw)
 options:
   path:
     description: The model directory on the managed host.
@@ -38,11 +38,16 @@ options:
     description: Hash every weight file and return the digests.
     type: bool
     default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -15,17 +15,22 @@ description:
     parent when O(path) does not exist yet (a directory a role is about to create).
   - Never changes anything. Roles compare the result with their C(*_min_free_gb) setting.
 author:
-  - openclaw.vllm contributors
+  - openclaw.vllm contributors (@openclaw)
 options:
   path:
     description: The path to check.
     type: path
     required: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -23,11 +23,11 @@ description:
     file is continued with an HTTP range request where the server honours one.
   - Writes its progress (bytes done of total) to O(progress_file), for M(openclaw.vllm.hf_model_progress)
     to report while the module runs as an async job.
-  - Plain Python standard library (urllib), run by the host's Ansible interpreter: no huggingface_hub
+  - Plain Python standard library (urllib), run by the host's Ansible interpreter; no huggingface_hub
     is needed on the host.
   - In check mode, only the questions are asked and the plan is returned.
 author:
-  - openclaw.vllm contributors
+  - openclaw.vllm contributors (@openclaw)
 options:
   repo:
     description: The model repository, for example C(Qwen/Qwen2.5-14B-Instruct-AWQ).
@@ -41,7 +41,7 @@ options:
     description:
       - The staging directory, created if needed. Files that are not part of the revision's
         selected files are removed from it; what an earlier run of another revision left is cleared.
-      - Beside it, C(<dest>.openclaw-fetch/) holds the lock (one download per O(dest) at a time: a
+      - Beside it, C(<dest>.openclaw-fetch/) holds the lock (one download per O(dest) at a time; a
         second run waits for the first), the pin, the partial files and the progress file. Remove it
         once O(dest) has been moved into place.
     type: path
@@ -82,11 +82,16 @@ options:
     description: CA certificates (PEM file) to trust for an HTTPS endpoint with a private CA.
     type: path
     default: ""
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -17,7 +17,7 @@ description:
     O(results_file) is given has finished, so a loop of this module paces itself.
   - Never changes anything.
 author:
-  - openclaw.vllm contributors
+  - openclaw.vllm contributors (@openclaw)
 options:
   path:
     description: The progress file.
@@ -33,11 +33,16 @@ options:
     description: Seconds to wait before reporting (less when the job ends first).
     type: float
     default: 10
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -22,7 +22,7 @@ description:
   - Every decision is also logged to syslog under the identifier C(openclaw-vllm-port-guard).
   - The same logic backs the C(openclaw-vllm-guard) command used as the unit's C(ExecStartPre).
 author:
-  - openclaw.vllm contributors
+  - openclaw.vllm contributors (@openclaw)
 requirements:
   - psutil on the managed host
   - Linux (sock_diag netlink or /proc/net/tcp)
@@ -63,12 +63,17 @@ options:
     description: Seconds to wait, after the kill, until the port is bindable, 0 to 3600.
     type: float
     default: 10.0
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
     details: Reports what it would reclaim and kills nothing.
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: linux
 notes:
   - Never kills pid 1, itself or its ancestors, or a process of another user.
 seealso:

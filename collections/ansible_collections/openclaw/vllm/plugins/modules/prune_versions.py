@@ -19,7 +19,7 @@ description:
     whatever O(keep) says; so are O(protect). The directory O(path) itself is not searched for links.
   - The versions in use count towards O(keep); the newest others (by modification time) fill the rest.
 author:
-  - openclaw.vllm contributors
+  - openclaw.vllm contributors (@openclaw)
 options:
   path:
     description: The directory that holds the version directories.
@@ -44,11 +44,16 @@ options:
     type: list
     elements: path
     default: []
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: vllm_status_info
 short_description: Health, port holders and unit state of the openclaw-vllm service
-version_added: "1.1.0"
+version_added: "1.0.0"
 description:
   - The facts of C(openclaw-vllm status --json), gathered on the managed host by the same
     code, namely C(GET /health), the port guard's probe of the port (holders, ours or unknown)
@@ -22,7 +22,7 @@ description:
     the ones inspected. C(XDG_RUNTIME_DIR) is set to C(/run/user/<uid>) when absent.
   - Never changes anything, and never fails because the service is down; it fails only on bad input.
 author:
-  - openclaw.vllm contributors
+  - openclaw.vllm contributors (@openclaw)
 requirements:
   - psutil on the managed host
 options:
@@ -42,12 +42,17 @@ options:
     description: Identity patterns of our vLLM processes (see M(openclaw.vllm.port_guard)). Default the config's.
     type: list
     elements: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
     details: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: linux
 seealso:
   - module: openclaw.vllm.port_guard
 """
