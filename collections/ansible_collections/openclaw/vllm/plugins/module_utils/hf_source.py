@@ -111,7 +111,7 @@ class Hub(object):
         return self.endpoint + "/" + path + ("?" + urllib.parse.urlencode(query) if query else "")
 
     def open(self, url, method="GET", headers=None):
-        """urlopen with redirects followed by hand; returns the response, raises HTTPError/URLError."""
+        """One request through the opener, redirects followed by hand; returns the response, raises HTTPError/URLError."""
         for _hop in range(10):
             request = urllib.request.Request(url, method=method, headers=dict(headers or {}))
             request.add_header("User-Agent", USER_AGENT)
