@@ -23,7 +23,7 @@ GUARD_PY = "ansible_collections/openclaw/vllm/plugins/module_utils/port_guard.py
 TESTS = ["tests/unit/test_guard_cli.py", "tests/unit/test_guard_hostile.py", "tests/unit/test_status.py",
          "tests/unit/test_identity_property.py", "tests/unit/test_service_config.py"]
 
-# (name, original text, mutated text): each must appear exactly once in port_guard.py.
+# (name, original text, mutated text[, extra environment]): each text appears once in port_guard.py.
 MUTANTS = [
     ("live API server keeps its engine", "                    has_server = True\n                    break",
      "                    has_server = False\n                    break"),
@@ -62,7 +62,7 @@ MUTANTS = [
     ("ports are ASCII digits", "        if not (text.isascii() and text.isdigit()) or len(text) > 5:",
      "        if not text.lstrip('+').replace('_', '').isdigit():"),
     ("bound-only sockets on old kernels", "            sockets = bound_only_sockets(port, hosts)",
-     "            sockets = []"),
+     "            sockets = []", {"OPENCLAW_VLLM_GUARD_TABLES": "legacy"}),
     ("logging never decides", "            except (OSError, ValueError, AttributeError):  # closed (2>&-) or a broken pipe",
      "            except ZeroDivisionError:  # closed (2>&-) or a broken pipe"),
 ]
@@ -99,10 +99,10 @@ def main():
         source = handle.read()
     env = dict(os.environ)
     survived = 0
-    for name, original, mutated in MUTANTS:
+    for name, original, mutated, *extra in MUTANTS:
         if args.k not in name:
             continue
-        verdict = run(name, original, mutated, source, env)
+        verdict = run(name, original, mutated, source, dict(env, **(extra[0] if extra else {})))
         survived += verdict.startswith("SURVIVED") or verdict.startswith("not applied")
         print("%-36s %s" % (name, verdict), flush=True)
     print("%d mutant(s) survived or did not apply" % survived)

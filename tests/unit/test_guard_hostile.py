@@ -334,13 +334,23 @@ def test_status_does_not_follow_redirects():
 
 # --------------------------------------------------------------------------- 3. decisions and words
 
-def test_localhost_is_checked_the_way_vllm_binds_it(spawn):
-    """vLLM binds a name as IPv4: 'localhost' is 127.0.0.1 even where ::1 comes first."""
+def test_localhost_is_checked_the_way_vllm_binds_it(spawn, tmp_path):
+    """vLLM binds a name as IPv4: 'localhost' is 127.0.0.1 even where /etc/hosts lists ::1
+    first (stock Debian). The guard runs with such an /etc/hosts in a private mount namespace."""
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare for a private /etc/hosts")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("::1 localhost ip6-localhost\n127.0.0.1 localhost\n")
     port = free_port()
     holder = spawn("unknown-holder", "--port", port, "--host", "127.0.0.1")
-    result = run_guard("--host", "localhost", port)
+    result = subprocess.run(["unshare", "-m", "--", "bash", "-c", 'mount --bind "$0" /etc/hosts && '
+                             'getent ahosts localhost | head -1 >&2 && exec "$@"', str(hosts), GUARD,
+                             "--host", "localhost", str(port)], capture_output=True, text=True, timeout=60)
+    assert result.stderr.startswith("::1 "), "the private /etc/hosts lists ::1 first: " + result.stderr
     assert result.returncode == 42, result.stderr
-    assert "pid=%d" % holder.pid in result.stderr
+    assert "VLLM_PORT_HELD_UNKNOWN port=%d pid=%d" % (port, holder.pid) in result.stderr
 
 
 @pytest.mark.parametrize("argv0, expected", [("unknown-holder", 42), ("vllm-stray", 0)])
