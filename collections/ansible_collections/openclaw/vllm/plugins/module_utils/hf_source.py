@@ -298,7 +298,7 @@ def plan(repo, revision, dest, endpoint="", token="", allow_patterns=None, reser
                       % (revision, repo, hub.endpoint, sha))
     files = sorted((item for item in entries if allowed(item["path"], patterns)),
                    key=lambda item: (item["size"], item["path"]))
-    skipped = sorted(item["path"] for item in entries if not allowed(item["path"], patterns))
+    excluded = sorted(item["path"] for item in entries if not allowed(item["path"], patterns))
     if not any(item["path"].endswith(".safetensors") for item in files):
         raise HfError("%s at revision %s on %s has no .safetensors files among %s (of all its files: %s)" % (
             repo, revision, hub.endpoint, ", ".join(patterns),
@@ -319,7 +319,7 @@ def plan(repo, revision, dest, endpoint="", token="", allow_patterns=None, reser
     result = {
         "repo": repo, "revision": revision, "endpoint": hub.endpoint,
         "gated": info.get("gated", False), "private": info.get("private", False),
-        "files": files, "skipped": skipped, "total_bytes": total,
+        "files": files, "excluded": excluded, "total_bytes": total,
         "staged_bytes": complete, "partial_bytes": partial, "download_bytes": total - complete,
         "needed_bytes": needed + reserve_bytes, "free_bytes": free, "checked_path": checked,
     }

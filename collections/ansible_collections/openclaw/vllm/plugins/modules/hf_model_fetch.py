@@ -126,7 +126,7 @@ files:
   returned: always
   type: list
   elements: dict
-skipped:
+excluded:
   description: Files of the revision that the allow-patterns left out.
   returned: always
   type: list

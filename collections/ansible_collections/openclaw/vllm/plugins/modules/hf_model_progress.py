@@ -14,7 +14,9 @@ description:
   - Reads the progress file that M(openclaw.vllm.hf_model_fetch) writes (bytes done of total,
     files, rate, the file in flight) and returns it with a one-line O(ignore:msg).
   - Waits up to O(wait) seconds first, and returns as soon as the async job whose
-    O(results_file) is given has finished, so a loop of this module paces itself.
+    O(results_file) is given has finished, so a loop of this module paces itself
+    (C(until: not result.running) with C(delay: 0)).
+  - Its action plugin makes Ansible print the result at every retry, at the default verbosity.
   - Never changes anything.
 author:
   - openclaw.vllm contributors (@openclaw)
@@ -63,10 +65,18 @@ msg:
   description: One line for the operator, for example C(Qwen/Qwen2.5-14B-Instruct-AWQ@0123456789ab 3.2 GiB of 9.9 GiB (32%), 1 of 9 files, 48.0 MiB/s, now model-00002-of-00003.safetensors).
   returned: always
   type: str
-progress:
-  description: The progress file as read (done_bytes, total_bytes, fetched_bytes, files_done, files_total, rate_bps, state, current, pid).
+done_bytes:
+  description: Bytes of the selected files that are complete or in flight.
   returned: always
-  type: dict
+  type: int
+total_bytes:
+  description: Bytes of all selected files.
+  returned: always
+  type: int
+state:
+  description: What the progress file says (starting, running, waiting for an earlier download of this model to end, done, failed).
+  returned: always
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -83,7 +93,9 @@ def main():
         supports_check_mode=True,
     )
     data, running = wait_progress(module.params["path"], module.params["results_file"], module.params["wait"])
-    module.exit_json(changed=False, running=running, msg=progress_message(data), progress=data)
+    # Short on purpose: the action plugin shows this result at every poll.
+    module.exit_json(changed=False, running=running, msg=progress_message(data), done_bytes=data.get("done_bytes", 0),
+                     total_bytes=data.get("total_bytes", 0), state=data.get("state", ""))
 
 
 if __name__ == "__main__":
