@@ -8,7 +8,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test unit roles lint build molecule demo demo-clean venv testhost assets bench clean
+.PHONY: test unit roles lint build sanity publish-checks molecule demo demo-clean venv testhost assets bench clean
 
 test:
 	bash scripts/test.sh
@@ -27,6 +27,14 @@ lint: venv
 
 build: venv
 	bash scripts/build-collection.sh
+
+# ansible-test sanity on every ansible-core that meta/runtime.yml claims (V="2.16 2.20" for some)
+sanity: venv
+	bash scripts/sanity.sh $(V)
+
+# antsibull-docs lint, antsibull-changelog, galaxy-importer, pip install . in a fresh venv
+publish-checks: build
+	bash scripts/publish-checks.sh
 
 testhost:
 	bash scripts/testhost-image.sh

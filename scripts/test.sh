@@ -25,6 +25,11 @@ guard_suite=(tests/unit/test_guard_cli.py tests/unit/test_guard_hostile.py tests
 step "guard suite, kernel < 6.10 tables" env OPENCLAW_VLLM_GUARD_TABLES=legacy pytest -q "${guard_suite[@]}"
 step "guard suite, /proc/net fallback" env OPENCLAW_VLLM_GUARD_TABLES=proc pytest -q "${guard_suite[@]}"
 step "collection build" bash scripts/build-collection.sh
+# Publishing: ansible-test sanity on the oldest and newest ansible-core that meta/runtime.yml
+# claims (`bash scripts/sanity.sh` runs all five), then antsibull-docs lint, antsibull-changelog,
+# galaxy-importer on the tarball and `pip install .` in a fresh venv.
+step "ansible-test sanity (ansible-core 2.16, 2.20)" bash scripts/sanity.sh 2.16 2.20
+step "publishing checks" bash scripts/publish-checks.sh
 step "test host image" bash scripts/testhost-image.sh
 step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
 step "tiny AWQ model" python scripts/make-tiny-awq-model.py .cache/tiny-awq-model

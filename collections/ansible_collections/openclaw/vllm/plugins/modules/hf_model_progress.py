@@ -62,7 +62,9 @@ running:
   returned: always
   type: bool
 msg:
-  description: One line for the operator, for example C(Qwen/Qwen2.5-14B-Instruct-AWQ@0123456789ab 3.2 GiB of 9.9 GiB (32%), 1 of 9 files, 48.0 MiB/s, now model-00002-of-00003.safetensors).
+  description:
+    - One line for the operator, for example C(Qwen/Qwen2.5-14B-Instruct-AWQ@0123456789ab 3.2 GiB of 9.9 GiB (32%),
+      1 of 9 files, 48.0 MiB/s, now model-00002-of-00003.safetensors).
   returned: always
   type: str
 done_bytes:
