@@ -13,9 +13,9 @@ version_added: "1.0.0"
 description:
   - Reads the progress file that M(openclaw.vllm.hf_model_fetch) writes (bytes done of total,
     files, rate, the file in flight) and returns it with a one-line O(ignore:msg).
-  - Waits up to O(wait) seconds first, and returns as soon as the async job whose
+  - "Waits up to O(wait) seconds first, and returns as soon as the async job whose
     O(results_file) is given has finished, so a loop of this module paces itself
-    (C(until: not result.running) with C(delay: 0)).
+    (C(until: not result.running) with C(delay: 0))."
   - Its action plugin makes Ansible print the result at every retry, at the default verbosity.
   - Never changes anything.
 author:
