@@ -25,7 +25,7 @@ python_for() {  # ansible-core 2.20 needs Python >= 3.12 on the controller; the 
   local want=3.11 candidate
   [[ $1 == 2.20 ]] && want=3.12
   for candidate in "python$want" "$HOME/.pyenv/versions/$want"*/bin/python3 "/usr/local/bin/python$want"; do
-    if command -v "$candidate" >/dev/null 2>&1; then
+    if "$candidate" -c 'import sys' >/dev/null 2>&1; then  # runs (a pyenv shim may not)
       echo "$candidate"
       return
     fi
