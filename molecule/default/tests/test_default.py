@@ -1,11 +1,15 @@
 """site.yml on a bare test host: the unit serves a real completion, safely."""
 import hashlib
 import os
+import re
 
 from testhost import BIN, HOME, PORT, SERVED_NAME, SERVICE_USER, UNIT
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
 MODULE_UTILS = os.path.join(PROJECT, "collections/ansible_collections/openclaw/vllm/plugins/module_utils")
+# `systemd-analyze security --user` on the test host: 9.6 before the unit had a sandbox,
+# 2.2 with it (README, "Unit hardening"). A change that loosens the sandbox fails here.
+MAX_EXPOSURE = 2.2
 
 
 def test_unit_is_enabled_and_active_for_the_service_user(testhost):
@@ -88,3 +92,29 @@ def test_values_reach_vllm_literally(testhost):
     environ = testhost.as_user("cat /proc/%s/environ", pid).stdout.split("\0")
     assert 'OPENCLAW_DEMO_NOTE=tiny model, 100% local, costs $0 "offline"' in environ
     assert "HF_HUB_OFFLINE=1" in environ
+
+
+def test_unit_exposure_score_stays_at_the_measured_level(testhost):
+    result = testhost.as_user("systemd-analyze security --user --no-pager %s", UNIT)
+    match = re.search(r"Overall exposure level for \S+: ([0-9]+\.[0-9])", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= MAX_EXPOSURE, result.stdout
+
+
+def test_sandbox_is_in_effect_not_only_configured(testhost):
+    """The score reads the unit file only, and a user manager skips the mount and kernel
+    settings silently when the unit has no user namespace. Look at the running server."""
+    pid = int(testhost.unit_property("MainPID"))
+    uid_map = testhost.run("cat /proc/%d/uid_map" % pid).stdout.split()
+    assert uid_map == [str(testhost.uid), str(testhost.uid), "1"], uid_map  # PrivateUsers
+    status = dict(line.split(":", 1) for line in testhost.run("cat /proc/%d/status" % pid).stdout.splitlines())
+    assert status["NoNewPrivs"].strip() == "1"
+    assert status["Seccomp"].strip() == "2"  # filter mode: SystemCallFilter and friends
+    assert int(status["CapBnd"], 16) == 0
+    mounts = {}
+    for line in testhost.run("cat /proc/%d/mountinfo" % pid).stdout.splitlines():
+        fields = line.split()
+        mounts[fields[4]] = (fields[3], fields[5].split(","))
+    assert "ro" in mounts["/"][1]  # ProtectSystem=strict
+    assert "rw" in mounts[HOME][1]  # the caches stay writable
+    assert "systemd-private-" in mounts["/tmp"][0]  # PrivateTmp
