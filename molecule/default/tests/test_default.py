@@ -23,10 +23,6 @@ def test_service_does_not_run_as_root(testhost):
     assert testhost.run("ps -o user= -p %d" % pid).stdout.strip() == SERVICE_USER
 
 
-def test_guard_logged_port_ok(testhost):
-    assert "VLLM_PORT_OK port=%d" % PORT in testhost.guard_lines()
-
-
 def test_health_and_models(testhost):
     assert testhost.http("/health", key=False)[0] == 200
     status, models = testhost.http("/v1/models")
