@@ -26,6 +26,8 @@ def site(tmp_path_factory):
     (inventory / "group_vars").symlink_to(os.path.join(PROJECT, "inventory/demo/group_vars"))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_STDOUT_CALLBACK="json",
+               # molecule's environment enables the timer callback, whose line would follow the JSON.
+               ANSIBLE_CALLBACKS_ENABLED="",
                OPENCLAW_DEMO_MODEL=os.environ.get("OPENCLAW_DEMO_MODEL", os.path.join(PROJECT, ".cache/tiny-awq-model")))
 
     def run(*args):
