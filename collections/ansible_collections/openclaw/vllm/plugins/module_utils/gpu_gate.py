@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: openclaw.vllm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``openclaw-vllm-gpu-gate``: the start-time GPU memory gate (second ExecStartPre, cuda hosts only).
+
+Runs after the port guard, so our own strays and orphans were reaped already. For each GPU the
+unit uses (CUDA_VISIBLE_DEVICES, else all), vLLM refuses to start unless free memory >=
+total x gpu_memory_utilization. The gate checks that first and, when it is short, says so once
+per start and names who holds the memory, instead of a vLLM traceback:
+
+    VLLM_GPU_MEM_LOW gpu=0 free_mib=9000 need_mib=69326
+    VLLM_GPU_HELD gpu=0 pid=4242 cmd="python3 train.py" mib=70000
+
+under the port guard's syslog identifier, and exits 43 (the port guard's refusal is 42). It
+never kills anything: a GPU holder is not ours unless the port guard proved it (and reaped it).
+When nvidia-smi cannot be read it logs VLLM_GPU_GATE_SKIPPED and lets vLLM decide (exit 0).
+Decisions live in gpu_facts.py; logging in port_guard.py (EventLog, quote).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+try:
+    from . import gpu_facts
+    from .port_guard import EventLog
+except ImportError:  # installed on hosts as plain files beside each other
+    import gpu_facts  # type: ignore[no-redef]
+    from port_guard import EventLog  # type: ignore[no-redef]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_GPU_MEM_LOW = 43
+
+USAGE = ("usage: openclaw-vllm-gpu-gate [--utilization F] [--gpus LIST] [--nvidia-smi PATH]\n"
+         "  --gpus: indexes or UUIDs, comma-separated (default: $CUDA_VISIBLE_DEVICES, else all GPUs)\n"
+         "  exit 0: enough free memory (or nothing to check); 43: VLLM_GPU_MEM_LOW; 2: bad usage")
+
+
+def parse_args(argv):
+    options = {"utilization": gpu_facts.DEFAULT_UTILIZATION, "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
+               "nvidia_smi": "nvidia-smi"}
+    names = {"--utilization": "utilization", "--gpus": "gpus", "--nvidia-smi": "nvidia_smi"}
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            options["help"] = True
+            continue
+        key, sep, value = arg.partition("=")
+        if key not in names:
+            raise ValueError("unknown argument %r" % arg)
+        if not sep:
+            if not args:
+                raise ValueError("%s needs a value" % key)
+            value = args.pop(0)
+        options[names[key]] = value
+    try:
+        options["utilization"] = float(options["utilization"])
+    except ValueError:
+        raise ValueError("--utilization %r is not a number" % options["utilization"])
+    if not 0 < options["utilization"] <= 1:
+        raise ValueError("--utilization must be in (0, 1], got %s" % options["utilization"])
+    return options
+
+
+def run_gate(utilization, gpus, nvidia_smi="nvidia-smi", log=None):
+    log = log or EventLog()
+    try:
+        facts = gpu_facts.query(nvidia_smi)
+    except gpu_facts.GpuError as exc:
+        log("VLLM_GPU_GATE_SKIPPED", level="warning", reason=str(exc))
+        return EXIT_OK
+    short = False
+    for row in gpu_facts.gate(facts, gpus, utilization):
+        if row["ok"]:
+            log("VLLM_GPU_OK", gpu=row["gpu"], free_mib=row["free_mib"], need_mib=row["need_mib"])
+            continue
+        short = True
+        log("VLLM_GPU_MEM_LOW", level="warning", gpu=row["gpu"], free_mib=row["free_mib"], need_mib=row["need_mib"])
+        for app in row["holders"]:
+            log("VLLM_GPU_HELD", level="warning", gpu=row["gpu"], pid=app["pid"], cmd=app["cmd"], mib=app["used_mib"])
+    return EXIT_GPU_MEM_LOW if short else EXIT_OK
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        options = parse_args(argv)
+    except ValueError as exc:
+        sys.stderr.write("openclaw-vllm-gpu-gate: %s\n%s\n" % (exc, USAGE))
+        return EXIT_USAGE
+    if options.get("help"):
+        sys.stdout.write(USAGE + "\n")
+        return EXIT_OK
+    return run_gate(options["utilization"], options["gpus"], options["nvidia_smi"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""GPU host preflight (vllm_venv), run for real on this machine with the nvidia-smi TEST DOUBLE
+(tests/fakes/nvidia-smi) standing in for the driver: no GPU here. Each refusal names the fact
+found and the fact needed, and comes before anything is downloaded (--tags vllm_venv_preflight
+is not needed for that: a refusal stops the play in preflight; it only keeps the passing case
+from building)."""
+import os
+import sys
+
+import pytest
+
+from gpu_double import FAKES, H100, T4, V100, gpu_host
+from test_role_guardrails import run_role
+
+pytestmark = [
+    pytest.mark.ansible,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the roles manage root-owned paths"),
+]
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """A fake GPU host: nvidia-smi on PATH prints what gpu_host() recorded."""
+    folder = tmp_path / "smi"
+
+    def _host(gpus, **kwargs):
+        gpu_host(folder, gpus, **kwargs)
+        monkeypatch.setenv("PATH", FAKES + os.pathsep + os.environ["PATH"])
+        monkeypatch.setenv("FAKE_NVIDIA_SMI_DIR", str(folder))
+    return _host
+
+
+def fake_python(tmp_path, version, libc="glibc 2.36"):
+    """An interpreter double that answers the preflight's one question (version, C library)."""
+    path = tmp_path / ("python-" + version)
+    path.write_text("#!/bin/sh\necho %s\necho %s\n" % (version, libc))
+    path.chmod(0o755)
+    return str(path)
+
+
+def venv_vars(tmp_path, **more):
+    return {"vllm_venv_root": str(tmp_path / "venv"), "vllm_venv_python": sys.executable, **more}
+
+
+def refusal(tmp_path, **more):
+    rc, failed, results, _ = run_role(tmp_path, "vllm_venv", venv_vars(tmp_path, **more), tags="vllm_venv_preflight")
+    assert rc != 0 and failed, "preflight refused"
+    assert not [name for name, result in results if result.get("changed")], "nothing changed"
+    return failed[-1]["msg"]
+
+
+@pytest.mark.parametrize("version, libc, expected", [
+    ("3.10", "glibc 2.35", "is Python 3.10, the pinned vLLM needs Python >= 3.11 and < 3.15"),
+    ("3.15", "glibc 2.41", "is Python 3.15, the pinned vLLM needs Python >= 3.11 and < 3.15"),
+    ("3.12", "glibc 2.28", "runs on C library 'glibc 2.28', the pinned vLLM needs glibc >= 2.31"),
+    ("3.12", "", "runs on C library '', the pinned vLLM needs glibc >= 2.31"),
+])
+def test_python_and_glibc_refusals(tmp_path, version, libc, expected):
+    msg = refusal(tmp_path, vllm_venv_accelerator="cpu", vllm_venv_python=fake_python(tmp_path, version, libc))
+    assert expected in msg
+
+
+def test_cuda_without_nvidia_smi_is_an_error_not_a_cpu_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != FAKES))
+    msg = refusal(tmp_path, vllm_venv_accelerator="cuda")
+    assert "cannot run the CUDA build: the accelerator is cuda but nvidia-smi not found on PATH" in msg
+
+
+def test_broken_driver_is_named(tmp_path, host):
+    host([H100], fail="NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+                      "Make sure that the latest NVIDIA driver is installed and running.\n")
+    msg = refusal(tmp_path, vllm_venv_accelerator="cuda")
+    assert "nvidia-smi exited 9: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver" in msg
+
+
+def test_old_driver_is_refused_naming_the_pin(tmp_path, host):
+    host([H100], driver="570.133.20", cuda="12.8")
+    msg = refusal(tmp_path)  # auto finds the GPU
+    assert ("NVIDIA driver 570.133.20 is older than 580.65.06, the minimum for vllm==0.33.0 -> torch 2.14.0 "
+            "built for CUDA 13.0; upgrade the driver") in msg
+
+
+def test_old_gpu_is_refused(tmp_path, host):
+    host([T4, V100])
+    msg = refusal(tmp_path, vllm_venv_accelerator="cuda")
+    assert ("GPU 1 (Tesla V100-SXM2-16GB) has compute capability 7.0, the AWQ kernels (awq, awq_marlin) of the "
+            "pinned build need 7.5 or newer") in msg
+    assert "GPU 0" not in msg
+
+
+def test_only_the_gpus_the_unit_uses_are_checked(tmp_path, host):
+    host([T4, V100])
+    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", venv_vars(tmp_path, vllm_service_gpus=[0]),
+                                tags="vllm_venv_preflight")
+    assert rc == 0, failed
+
+
+def test_unknown_gpu_is_named(tmp_path, host):
+    host([H100])
+    msg = refusal(tmp_path, vllm_venv_gpus=["3"])
+    assert "vllm_service_gpus names 3, which match no GPU here (nvidia-smi lists 0 GPU-5a5b0000-" in msg
+
+
+def test_disk_for_two_builds(tmp_path, host):
+    host([H100])
+    msg = refusal(tmp_path, vllm_venv_min_free_gb=10 ** 6)
+    assert "GB free under %s, a cuda build needs 1000000 GB (vllm_venv_min_free_gb: room for two builds" % (
+        tmp_path / "venv") in msg
+
+
+def test_a_good_gpu_host_passes(tmp_path, host):
+    host([H100, H100])
+    rc, failed, results, _ = run_role(tmp_path, "vllm_venv", venv_vars(tmp_path, vllm_venv_min_free_gb=0),
+                                      tags="vllm_venv_preflight")
+    assert rc == 0, failed
+    facts = [result for name, result in results if name.endswith("Read the GPUs and the NVIDIA driver")][0]
+    assert facts["driver"] == "580.65.06" and facts["cuda"] == "13.0" and len(facts["gpus"]) == 2
