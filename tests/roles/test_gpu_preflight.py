@@ -3,11 +3,14 @@
 found and the fact needed, and comes before anything is downloaded (--tags vllm_venv_preflight
 is not needed for that: a refusal stops the play in preflight; it only keeps the passing case
 from building)."""
+import json
 import os
+import subprocess
 import sys
 
 import pytest
 
+from conftest import ROOT
 from gpu_double import FAKES, H100, T4, V100, gpu_host
 from test_role_guardrails import run_role
 
@@ -114,3 +117,76 @@ def test_a_good_gpu_host_passes(tmp_path, host):
     assert rc == 0, failed
     facts = [result for name, result in results if name.endswith("Read the GPUs and the NVIDIA driver")][0]
     assert facts["driver"] == "580.65.06" and facts["cuda"] == "13.0" and len(facts["gpus"]) == 2
+
+
+# --------------------------------------------------------------------------- vllm_service
+
+ROLE = ROOT / "collections" / "ansible_collections" / "openclaw" / "vllm" / "roles" / "vllm_service"
+
+
+def served(tmp_path, kind="cuda", weights_gib=20):
+    """A build of the given kind (only bin/vllm) and a model with sparse weights of weights_gib."""
+    venv = tmp_path / "opt" / "builds" / ("vllm-%s-0123456789ab" % kind)
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "vllm").write_text("#!/bin/sh\n")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    for part in range(2):
+        with open(model / ("model-%05d-of-00002.safetensors" % (part + 1)), "wb") as handle:
+            handle.truncate(weights_gib * 2 ** 30 // 2)
+    return {"vllm_service_venv_path": str(venv), "vllm_service_model_path": str(model)}
+
+
+def test_weights_that_do_not_fit_the_gpus_are_refused_before_the_unit(tmp_path, host):
+    host([T4, T4])
+    rc, failed, results, _ = run_role(tmp_path, "vllm_service", served(tmp_path, weights_gib=24),
+                                      tags="vllm_service_preflight")
+    assert rc != 0
+    assert not [name for name, result in results if result.get("changed")], "nothing changed"
+    assert failed[-1]["msg"] == (
+        "localhost cannot serve this model on its GPUs: the model's weights are 24576 MiB (24.0 GiB); with 2048 MiB "
+        "(2.0 GiB) margin per GPU they need 28672 MiB, but GPU 0,1 give only 26112 MiB (25.5 GiB) at "
+        "gpu_memory_utilization 0.85 (total 30720 MiB x 0.85); use more GPUs (vllm_service_gpus), a larger "
+        "utilization or a smaller model")
+
+
+@pytest.mark.parametrize("gpus, weights, ok", [([0, 1], 20, True), ([1], 20, False)])
+def test_model_fit_counts_the_gpus_the_unit_uses(tmp_path, host, gpus, weights, ok):
+    host([T4, T4])
+    rc, failed, _, _ = run_role(tmp_path, "vllm_service", dict(served(tmp_path, weights_gib=weights),
+                                                               vllm_service_gpus=gpus), tags="vllm_service_preflight")
+    assert (rc == 0) == ok, failed
+    if not ok:
+        assert "but GPU 1 give only 13056 MiB (12.8 GiB)" in failed[-1]["msg"]
+
+
+def render_unit(tmp_path, kind, **more):
+    """The unit template, rendered by Ansible with the role's defaults and vars."""
+    dest = tmp_path / ("unit-%s" % kind)
+    realpaths = {"rc": 0, "stdout_lines": ["/opt/openclaw-vllm/builds/vllm-%s-0123456789ab" % kind, "/m/v1"]}
+    play = [{"hosts": "localhost", "gather_facts": False,
+             "vars_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
+             "vars": {"__vllm_service_realpaths": realpaths},
+             "tasks": [{"ansible.builtin.template": {"src": str(ROLE / "templates" / "openclaw-vllm.service.j2"),
+                                                    "dest": str(dest), "mode": "0644"}}]}]
+    path = tmp_path / "render.json"
+    path.write_text(json.dumps(play))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+                           "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(more),
+                           str(path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return dest.read_text()
+
+
+def test_the_gate_runs_after_the_guard_on_cuda_builds_only(tmp_path):
+    unit = render_unit(tmp_path, "cuda", vllm_service_gpus=[1, "GPU-5a5b0000"])
+    pre = [line for line in unit.splitlines() if line.startswith("ExecStartPre=")]
+    assert len(pre) == 2 and "openclaw-vllm-guard" in pre[0]
+    assert pre[1] == "ExecStartPre=+/home/vllm/.local/bin/openclaw-vllm-gpu-gate --utilization 0.85"
+    assert "Environment=CUDA_VISIBLE_DEVICES=1,GPU-5a5b0000" in unit
+    assert "Environment=CUDA_DEVICE_ORDER=PCI_BUS_ID" in unit
+    unit = render_unit(tmp_path, "cpu")
+    assert "gpu-gate" not in unit and "CUDA_VISIBLE_DEVICES" not in unit
