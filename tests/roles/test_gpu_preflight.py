@@ -190,3 +190,12 @@ def test_the_gate_runs_after_the_guard_on_cuda_builds_only(tmp_path):
     assert "Environment=CUDA_DEVICE_ORDER=PCI_BUS_ID" in unit
     unit = render_unit(tmp_path, "cpu")
     assert "gpu-gate" not in unit and "CUDA_VISIBLE_DEVICES" not in unit
+
+
+@pytest.mark.parametrize("version, backoff", [("systemd 257 (257.9-1~deb13u1)", True),
+                                              ("systemd 252 (252.39-1~deb12u1)", False)])
+def test_restart_backs_off_where_systemd_can(tmp_path, version, backoff):
+    unit = render_unit(tmp_path, "cpu", __vllm_service_systemctl={"stdout": version + "\n+PAM +AUDIT"})
+    lines = unit.splitlines()
+    assert "RestartSec=10" in lines
+    assert ("RestartSteps=5" in lines and "RestartMaxDelaySec=300" in lines) == backoff
