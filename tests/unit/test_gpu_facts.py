@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -131,7 +132,7 @@ def test_gate_passes_when_memory_is_free(tmp_path):
 def test_gate_refuses_and_names_the_holder(tmp_path, holder):
     folder = gpu_host(tmp_path / "smi", [H100, held(H100, 70000)],
                       apps=[(1, "PID:trainer", 70000, "/usr/bin/python3")])
-    proc = gate(folder, "--utilization=0.85")
+    proc = gate(folder, "--utilization=0.85", "--wait=0")
     assert proc.returncode == 43
     assert proc.stderr.splitlines() == [
         "VLLM_GPU_OK gpu=0 free_mib=81004 need_mib=69326",
@@ -144,8 +145,19 @@ def test_gate_refuses_and_names_the_holder(tmp_path, holder):
 def test_gate_checks_only_the_visible_gpus(tmp_path):
     folder = gpu_host(tmp_path / "smi", [H100, held(H100, 70000)])
     assert gate(folder, visible="0").returncode == 0
-    assert gate(folder, visible=uuid(1)).returncode == 43
+    assert gate(folder, "--wait", "0", visible=uuid(1)).returncode == 43
     assert gate(folder, "--gpus", "0", visible="1").returncode == 0  # the flag wins
+
+
+def test_gate_waits_for_memory_the_driver_is_still_freeing(tmp_path):
+    """Our engine was just reaped by the port guard: its memory comes back a moment later."""
+    folder = gpu_host(tmp_path / "smi", [held(H100, 70000)])
+    proc = subprocess.Popen(GATE + ["--wait", "10"], env=dict(env_for(folder), PYTHONPATH=str(ROOT / "collections")),
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    gpu_host(folder, [H100])
+    assert proc.wait(timeout=20) == 0
+    assert proc.stderr.read().splitlines() == ["VLLM_GPU_OK gpu=0 free_mib=81004 need_mib=69326"]
 
 
 def test_gate_without_a_readable_driver_lets_vllm_decide(tmp_path):
@@ -157,3 +169,4 @@ def test_gate_without_a_readable_driver_lets_vllm_decide(tmp_path):
 def test_gate_usage_errors(tmp_path):
     assert gate(tmp_path, "--utilization", "2").returncode == 2
     assert gate(tmp_path, "--bogus").returncode == 2
+    assert gate(tmp_path, "--wait", "-1").returncode == 2

@@ -255,7 +255,7 @@ def gate(facts, devices=None, utilization=DEFAULT_UTILIZATION):
     Returns a list of dicts, one per selected GPU: gpu, free_mib, need_mib, ok, holders.
     GPUs whose memory is not reported are passed (vLLM decides; the gate never guesses).
     """
-    selected, _ = select(facts["gpus"], parse_devices(devices))
+    selected = select(facts["gpus"], parse_devices(devices))[0]
     out = []
     for gpu in selected:
         if gpu["memory_total_mib"] is None or gpu["memory_free_mib"] is None:

@@ -14,6 +14,8 @@ per start and names who holds the memory, instead of a vLLM traceback:
 under the port guard's syslog identifier, and exits 43 (the port guard's refusal is 42). It
 never kills anything: a GPU holder is not ours unless the port guard proved it (and reaped it).
 When nvidia-smi cannot be read it logs VLLM_GPU_GATE_SKIPPED and lets vLLM decide (exit 0).
+A GPU short of memory is read again for up to --wait seconds (default 5) before the gate refuses:
+the driver frees the memory of a process the port guard just killed a moment after it died.
 Decisions live in gpu_facts.py; logging in port_guard.py (EventLog, quote).
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 try:
     from . import gpu_facts
@@ -32,16 +35,18 @@ except ImportError:  # installed on hosts as plain files beside each other
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_GPU_MEM_LOW = 43
+DEFAULT_WAIT = 5.0
+POLL_INTERVAL = 0.5
 
-USAGE = ("usage: openclaw-vllm-gpu-gate [--utilization F] [--gpus LIST] [--nvidia-smi PATH]\n"
+USAGE = ("usage: openclaw-vllm-gpu-gate [--utilization F] [--gpus LIST] [--wait SECONDS] [--nvidia-smi PATH]\n"
          "  --gpus: indexes or UUIDs, comma-separated (default: $CUDA_VISIBLE_DEVICES, else all GPUs)\n"
          "  exit 0: enough free memory (or nothing to check); 43: VLLM_GPU_MEM_LOW; 2: bad usage")
 
 
 def parse_args(argv):
     options = {"utilization": gpu_facts.DEFAULT_UTILIZATION, "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
-               "nvidia_smi": "nvidia-smi"}
-    names = {"--utilization": "utilization", "--gpus": "gpus", "--nvidia-smi": "nvidia_smi"}
+               "nvidia_smi": "nvidia-smi", "wait": DEFAULT_WAIT}
+    names = {"--utilization": "utilization", "--gpus": "gpus", "--nvidia-smi": "nvidia_smi", "--wait": "wait"}
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -62,18 +67,30 @@ def parse_args(argv):
         raise ValueError("--utilization %r is not a number" % options["utilization"])
     if not 0 < options["utilization"] <= 1:
         raise ValueError("--utilization must be in (0, 1], got %s" % options["utilization"])
+    try:
+        options["wait"] = float(options["wait"])
+    except ValueError:
+        raise ValueError("--wait %r is not a number" % options["wait"])
+    if not 0 <= options["wait"] <= 600:
+        raise ValueError("--wait must be in 0..600 seconds, got %s" % options["wait"])
     return options
 
 
-def run_gate(utilization, gpus, nvidia_smi="nvidia-smi", log=None):
+def run_gate(utilization, gpus, nvidia_smi="nvidia-smi", wait=DEFAULT_WAIT, log=None):
     log = log or EventLog()
-    try:
-        facts = gpu_facts.query(nvidia_smi)
-    except gpu_facts.GpuError as exc:
-        log("VLLM_GPU_GATE_SKIPPED", level="warning", reason=str(exc))
-        return EXIT_OK
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            facts = gpu_facts.query(nvidia_smi)
+        except gpu_facts.GpuError as exc:
+            log("VLLM_GPU_GATE_SKIPPED", level="warning", reason=str(exc))
+            return EXIT_OK
+        rows = gpu_facts.gate(facts, gpus, utilization)
+        if all(row["ok"] for row in rows) or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_INTERVAL)
     short = False
-    for row in gpu_facts.gate(facts, gpus, utilization):
+    for row in rows:
         if row["ok"]:
             log("VLLM_GPU_OK", gpu=row["gpu"], free_mib=row["free_mib"], need_mib=row["need_mib"])
             continue
@@ -94,7 +111,7 @@ def main(argv=None):
     if options.get("help"):
         sys.stdout.write(USAGE + "\n")
         return EXIT_OK
-    return run_gate(options["utilization"], options["gpus"], options["nvidia_smi"])
+    return run_gate(options["utilization"], options["gpus"], options["nvidia_smi"], options["wait"])
 
 
 if __name__ == "__main__":
