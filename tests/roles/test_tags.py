@@ -58,7 +58,7 @@ def test_vllm_venv_tags_alone(tmp_path):
         "vllm_venv_root": str(tmp_path / "venvs"), "vllm_venv_accelerator": "cpu",
         "vllm_venv_wheelhouse": str(wheelhouse), "vllm_venv_cpu_packages": ["vllm==0.0.1"],
         "vllm_venv_cpu_remove_packages": [], "vllm_venv_python": sys.executable, "vllm_venv_min_free_gb": 0},
-        "Require a recent enough Python")
+        "Require a Python that the pinned vLLM supports")
 
 
 def test_awq_model_tags_alone(tiny_model, tmp_path):
