@@ -8,7 +8,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test unit roles lint build sanity publish-checks molecule demo demo-clean venv testhost assets bench clean
+.PHONY: test unit roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean
 
 test:
 	bash scripts/test.sh
@@ -35,6 +35,10 @@ sanity: venv
 # antsibull-docs lint, antsibull-changelog, galaxy-importer, pip install . in a fresh venv
 publish-checks: build
 	bash scripts/publish-checks.sh
+
+# the collection's docs site (antsibull-docs + Sphinx, offline, warnings fail) -> build/docs/html
+docs: venv
+	bash scripts/docs.sh
 
 testhost:
 	bash scripts/testhost-image.sh

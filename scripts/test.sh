@@ -30,6 +30,7 @@ step "collection build" bash scripts/build-collection.sh
 # galaxy-importer on the tarball and `pip install .` in a fresh venv.
 step "ansible-test sanity (ansible-core 2.16, 2.20)" bash scripts/sanity.sh 2.16 2.20
 step "publishing checks" bash scripts/publish-checks.sh
+step "docs site (antsibull-docs + Sphinx, -W)" bash scripts/docs.sh
 step "test host image" bash scripts/testhost-image.sh
 step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
 step "tiny AWQ model" python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
