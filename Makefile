@@ -32,7 +32,8 @@ build: venv
 sanity: venv
 	bash scripts/sanity.sh $(V)
 
-# antsibull-docs lint, antsibull-changelog, galaxy-importer, pip install . in a fresh venv
+# antsibull-docs lint, antsibull-changelog, galaxy-importer, pip install . in a fresh venv,
+# ansible-builder introspect + create (execution environment)
 publish-checks: build
 	bash scripts/publish-checks.sh
 

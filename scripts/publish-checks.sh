@@ -6,6 +6,9 @@
 #   3. galaxy-importer on the built tarball (Galaxy's own import: README per role, docs, tags)
 #   4. `pip install .` in a fresh venv: the wheel carries the whole collection with its version,
 #      `ansible-galaxy collection list` and `ansible-doc -l` see it, the console scripts run
+#   5. the execution environment: `ansible-builder introspect` reads meta/execution-environment.yml
+#      from the installed tarball, `ansible-builder create` writes an EE build context with it
+#      (building the image needs a container registry, unreachable here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -56,3 +59,42 @@ ls "$site"/openclaw_vllm-*.dist-info/licenses/LICENSE >/dev/null
   "$scratch/venv/bin/openclaw-vllm" status --help >/dev/null
   echo "fresh venv: openclaw.vllm $listed, $modules modules, console scripts run"
 )
+
+echo "--- execution environment: ansible-builder introspect + create"
+# What the collection declares (meta/execution-environment.yml -> requirements.txt), as
+# ansible-builder reads it from the installed artifact.
+ANSIBLE_COLLECTIONS_PATH="$scratch/ee-installed" ansible-galaxy collection install --force -p "$scratch/ee-installed" "$tarball" >/dev/null
+ansible-builder introspect "$scratch/ee-installed" >"$scratch/ee-deps.yml"
+grep -q "psutil.*from collection openclaw.vllm" "$scratch/ee-deps.yml" ||
+  { cat "$scratch/ee-deps.yml"; echo "ansible-builder introspect: no psutil from openclaw.vllm" >&2; exit 1; }
+# An EE definition as an AWX / Automation Platform user writes it, with this tarball in place of
+# Galaxy; `create` stops before the image build (it would pull the base image from quay.io).
+mkdir -p "$scratch/ee"
+cp "$tarball" "$scratch/ee/"
+cat >"$scratch/ee/execution-environment.yml" <<YAML
+---
+version: 3
+images:
+  base_image:
+    name: quay.io/centos/centos:stream9
+dependencies:
+  python_interpreter:
+    package_system: python3.11
+    python_path: /usr/bin/python3.11
+  ansible_core:
+    package_pip: ansible-core>=2.16,<2.21
+  ansible_runner:
+    package_pip: ansible-runner
+  galaxy:
+    collections:
+      - name: /build/$(basename "$tarball")
+        type: file
+additional_build_files:
+  - src: $(basename "$tarball")
+    dest: .
+YAML
+(cd "$scratch/ee" && ansible-builder create --file execution-environment.yml --context context >/dev/null)
+[[ -f $scratch/ee/context/Containerfile && -f $scratch/ee/context/_build/$(basename "$tarball") ]] &&
+  grep -q "$(basename "$tarball")" "$scratch/ee/context/_build/requirements.yml" ||
+  { echo "ansible-builder create: no Containerfile, tarball or requirements.yml in the context" >&2; exit 1; }
+echo "execution environment: psutil from meta/execution-environment.yml, build context written"

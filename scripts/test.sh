@@ -27,7 +27,8 @@ step "guard suite, /proc/net fallback" env OPENCLAW_VLLM_GUARD_TABLES=proc pytes
 step "collection build" bash scripts/build-collection.sh
 # Publishing: ansible-test sanity on the oldest and newest ansible-core that meta/runtime.yml
 # claims (`bash scripts/sanity.sh` runs all five), then antsibull-docs lint, antsibull-changelog,
-# galaxy-importer on the tarball and `pip install .` in a fresh venv.
+# galaxy-importer on the tarball, `pip install .` in a fresh venv and ansible-builder (execution
+# environment); then the docs site.
 step "ansible-test sanity (ansible-core 2.16, 2.20)" bash scripts/sanity.sh 2.16 2.20
 step "publishing checks" bash scripts/publish-checks.sh
 step "docs site (antsibull-docs + Sphinx, -W)" bash scripts/docs.sh
