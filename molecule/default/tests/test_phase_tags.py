@@ -24,10 +24,13 @@ def site(tmp_path_factory):
     (inventory / "hosts.yml").write_text(json.dumps({"all": {"children": {"vllm_hosts": {"hosts": {INSTANCE: {
         "ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}}}}}}))
     (inventory / "group_vars").symlink_to(os.path.join(PROJECT, "inventory/demo/group_vars"))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+    env = dict(os.environ)
+    # molecule's environment enables the timer callback, whose line would follow the JSON (and an
+    # empty ANSIBLE_CALLBACKS_ENABLED is an error): take it out.
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    env = dict(env, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_STDOUT_CALLBACK="json",
-               # molecule's environment enables the timer callback, whose line would follow the JSON.
-               ANSIBLE_CALLBACKS_ENABLED="",
+
                OPENCLAW_DEMO_MODEL=os.environ.get("OPENCLAW_DEMO_MODEL", os.path.join(PROJECT, ".cache/tiny-awq-model")))
 
     def run(*args):
