@@ -122,13 +122,9 @@ def settings(config=None, host=None, port=None, unit=None, patterns=None):
     }
 
 
-def collect(host=DEFAULT_HOST, port=DEFAULT_PORT, unit=DEFAULT_UNIT, patterns=guard.DEFAULT_PATTERNS):
-    """Every fact ``status`` reports, as one JSON-ready dict (text is valid UTF-8)."""
-    return gather({"host": host, "port": port, "unit": unit, "patterns": patterns})[0]
-
-
 def gather(chosen):
-    """(facts, the guard's holders) for the settings() chosen."""
+    """(facts, the guard's holders) for the settings() chosen: every fact ``status`` reports,
+    as one JSON-ready dict (text is valid UTF-8)."""
     host, unit, patterns = chosen["host"], chosen["unit"], chosen["patterns"]
     port = guard.check_port(chosen["port"])
     report = guard.probe(port, host, patterns)
