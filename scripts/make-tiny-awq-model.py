@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a tiny, random, 4-bit AWQ Llama checkpoint that vLLM (CPU too) can serve.
 
-    python3 scripts/make-tiny-awq-model.py OUTDIR [--seed N]
+    python3 scripts/make-tiny-awq-model.py OUTDIR [--seed N] [--fault-intermediate-size N]
 
 Offline and deterministic: the same seed gives byte-identical files, and a file that is
 already there with the same bytes is left untouched (its mtime too), so a second run changes
@@ -20,6 +20,12 @@ safetensors and tokenizers (no torch, no transformers). Output is ~0.5 MB:
 The weights are random: the model produces gibberish, but real gibberish computed by the
 real attention/AWQ kernels (head_dim 32 is supported by vLLM's CPU attention; 16 is not).
 Serve it with e.g. `vllm serve OUTDIR --quantization awq --dtype bfloat16`.
+
+Another --seed gives another model version (same config and tokenizer, other weights).
+--fault-intermediate-size N writes N as config.json's intermediate_size while the tensors keep
+theirs (256): a checkpoint that passes the collection's AWQ checks (config, quantization, weight
+files and headers) but that vLLM cannot load (its weight loader finds the MLP shapes wrong).
+The molecule scenario `fleet` injects it on one host.
 
 AWQ GEMM layout (AutoAWQ WQLinear_GEMM, version "gemm"), for a linear layer with
 in_features K, out_features N, group size G, 4 bits, W_fp[k, n] = (q[k, n] - z[k//G, n]) * s[k//G, n]
@@ -206,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("outdir")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fault-intermediate-size", type=int, default=None, metavar="N",
+                    help="write N as config.json's intermediate_size, tensors unchanged (a model "
+                         "the AWQ checks accept and vLLM cannot load)")
     args = ap.parse_args(argv)
     os.makedirs(args.outdir, exist_ok=True)
 
@@ -264,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             "architectures": ["LlamaForCausalLM"],
             "model_type": "llama",
             "hidden_size": HIDDEN,
-            "intermediate_size": INTERMEDIATE,
+            "intermediate_size": args.fault_intermediate_size or INTERMEDIATE,
             "num_hidden_layers": LAYERS,
             "num_attention_heads": HEADS,
             "num_key_value_heads": KV_HEADS,
