@@ -11,9 +11,10 @@
 # temporary container removed.
 #
 # Idempotent: the image carries a label with a hash of what shapes the build (the base image,
-# the wheelhouse's stamp and pins, the vllm_venv role's files, the demo group_vars); when it
-# matches, nothing is done. Holds /tmp/molecule.lock while it creates containers (others run
-# molecule scenarios on this machine), unless OPENCLAW_MOLECULE_LOCK_HELD=1 (the caller holds it).
+# the wheelhouse's stamp and pins, and the build directory name the role computes from its pins,
+# also a label, org.openclaw.fleet.build); when it matches, nothing is done. Holds
+# /tmp/molecule.lock while it creates containers (others run molecule scenarios on this
+# machine), unless OPENCLAW_MOLECULE_LOCK_HELD=1 (the caller holds it).
 #
 # Environment:
 #   FORCE=1            rebuild even if the label matches
@@ -44,11 +45,40 @@ base_id=$(podman image inspect --format '{{.Id}}' "$BASE" 2>/dev/null) ||
   die "no base image $BASE: run scripts/testhost-image.sh first"
 [[ -f $WHEELHOUSE/.wheelhouse-stamp ]] || die "no wheelhouse in $WHEELHOUSE: run scripts/build-wheelhouse.sh first"
 
+# The build directory the role will compute on the fleet hosts (builds/vllm-<accel>-<id>), from
+# its own defaults and vars with the demo group_vars, as the role reads them.
+expected_build() {
+  local play
+  play=$(mktemp /tmp/openclaw-fleet-build-id.XXXXXX.yml)
+  cat >"$play" <<EOF
+- name: The vllm_venv role's build directory for the demo group_vars
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - $PWD/$ROLE_DIR/defaults/main.yml
+    - $PWD/$GROUP_VARS/vllm_hosts.yml
+    - $PWD/$ROLE_DIR/vars/main.yml
+  tasks:
+    - name: Print it
+      ansible.builtin.debug:
+        msg: "BUILD={{ _vllm_venv_build_dir | basename }}"
+EOF
+  ANSIBLE_COLLECTIONS_PATH="$PWD/collections" ansible-playbook -i localhost, -c local "$play" 2>/dev/null |
+    grep -o 'BUILD=[A-Za-z0-9._-]*' | cut -d= -f2 || true
+  rm -f "$play"
+}
+want_build=$(expected_build)
+# What shapes the venv: the base image (its Python), the wheelhouse, and the pins, which the
+# build directory's name hashes. If the role no longer computes it that way, fall back to the
+# role's tasks, vars and defaults.
 inputs=$(
   {
-    echo "v$RECIPE_VERSION base=$base_id"
+    echo "v$RECIPE_VERSION base=$base_id build=${want_build:-unknown}"
     cat "$WHEELHOUSE/.wheelhouse-stamp" "$WHEELHOUSE/requirements-nodeps.txt"
-    find "$ROLE_DIR" "$GROUP_VARS"/ -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    if [[ -z $want_build ]]; then
+      find "$ROLE_DIR"/tasks "$ROLE_DIR"/vars "$ROLE_DIR"/defaults "$GROUP_VARS"/ -type f -print0 |
+        LC_ALL=C sort -z | xargs -0 sha256sum
+    fi
   } | sha256sum | cut -c1-16
 )
 have=$(podman image inspect --format "{{index .Labels \"$INPUTS_LABEL\"}}" "$IMAGE" 2>/dev/null || true)
@@ -103,6 +133,9 @@ ANSIBLE_COLLECTIONS_PATH="$PWD/collections" ANSIBLE_CALLBACKS_ENABLED=ansible.po
   ansible-playbook -i "$tmp/inventory/hosts.yml" "$tmp/venv.yml"
 build=$(podman exec "$BUILDER" ls /opt/openclaw-vllm/builds | paste -sd, -)
 [[ -n $build ]] || die "the role left no build under /opt/openclaw-vllm/builds"
+if [[ -n $want_build && $build != "$want_build" ]]; then
+  die "the role built $build, expected $want_build: the fleet hosts would build again"
+fi
 podman exec "$BUILDER" sh -c 'rm -rf /root/.ansible /root/.cache /tmp/* /var/tmp/*'
 
 old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)

@@ -35,8 +35,20 @@ step "docs site (antsibull-docs + Sphinx, -W)" bash scripts/docs.sh
 step "test host image" bash scripts/testhost-image.sh
 step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
 step "tiny AWQ model" python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
+# The fleet scenario's second model version (other weights) and host 2's faulty copy of it
+# (config.json's intermediate_size disagrees with the tensors: the AWQ checks pass, vLLM cannot
+# load it; tests/unit/test_fleet_fault_model.py). Under a second each.
+step "fleet models (v2, faulty v2)" bash -c '
+  python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2 --seed 1 &&
+  python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2-fault --seed 1 --fault-intermediate-size 512'
+# The test host image with the vLLM venv built once (the vllm_venv role), for the three fleet hosts.
+step "fleet image" bash scripts/fleet-image.sh
 # A host (or molecule's record of one) left by an interrupted run would be reused as if
-# freshly created: destroy both first.
-step "molecule destroy (leftovers)" molecule destroy --all
-step "molecule (default, normal_start, reclaim, unknown_holder)" molecule test --all
+# freshly created: destroy both first. The fleet has its own hosts and state (not shared).
+step "molecule destroy (leftovers)" molecule destroy --all --exclude fleet
+step "molecule destroy (fleet leftovers)" molecule destroy -s fleet --no-shared-state
+step "molecule (default, normal_start, reclaim, unknown_holder)" molecule test --all --exclude fleet
+# Three hosts: provisioned in batches of 1, idempotence, then the roll-out tests (tests/test_fleet.py).
+# Its own step: under `--all` the base config's shared_state would skip its create.
+step "molecule fleet (three hosts)" molecule test -s fleet --no-shared-state
 echo "=== all green in ${SECONDS}s"

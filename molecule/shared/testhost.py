@@ -1,5 +1,8 @@
 """Helpers shared by the scenarios' testinfra verifiers (loaded with ``pytest -p testhost``).
 
+``OPENCLAW_TESTHOST`` names the host (default openclaw-testhost); a scenario with several hosts
+(fleet) reaches each one with ``connect(name)``.
+
 Everything about the service runs as the service user with its XDG_RUNTIME_DIR, like an
 operator on the host would. Commands go through ``podman exec`` (testinfra's podman backend).
 On a failed test, the guard's journal lines, the unit's status and the journal tail are
@@ -193,9 +196,14 @@ def run_once(function):
     return wrapper
 
 
+def connect(instance=INSTANCE):
+    """The TestHost of the podman container ``instance``."""
+    return TestHost(testinfra.get_host("podman://" + instance))
+
+
 @pytest.fixture(scope="module")
 def testhost():
-    return TestHost(testinfra.get_host("podman://" + INSTANCE))
+    return connect()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,0 +1,233 @@
+"""The fleet (issue 7 §7): three test hosts provisioned by site.yml in batches of 1, then a roll-out
+of a second model version driven from the controller, as an operator would run it.
+
+The tests run in file order and build on each other (one module, one fleet):
+  0. all three hosts serve a completion on v1, from the venv the fleet image brought;
+  a. site.yml -e fleet_model_version=v2 -e openclaw_serial=1: host 1 switches to v2, host 2 (its
+     "v2" is the faulty copy, see host_vars/openclaw-fleet-2.yml) fails the gate, rolls back to v1
+     by itself and fails the play naming itself and the rollback, host 3 is never touched;
+  b. status.yml shows exactly that state (table and JSON);
+  c. rollback.yml --limit openclaw-fleet-1 puts host 1 back on v1, healthy;
+  d. with openclaw-fleet-3 stopped, status.yml reports it unreachable and the others still report.
+
+DEPENDS ON OTHERS' WORK (issue 7 §1-§5, built at the same time in the roles and playbooks):
+  - test 0 and the converge/idempotence steps: only the current site.yml;
+  - a: the stage/switch roll-out with automatic rollback (vllm_service's gate + rollback) and
+    its failure message ("rolled back" for host 2);
+  - b, d: status.yml / openclaw.vllm.status and its JSON (openclaw_status_json); the keys used
+    here follow the collection's playbooks/status.yml as documented when this was written:
+    TODO (owner of this file): tighten the assertions marked TODO once the schema settles;
+  - c: rollback.yml / openclaw.vllm.rollback.
+The playbooks run with the same inventory and environment as molecule's converge (the verifier
+inherits the provisioner's environment: ANSIBLE_CONFIG, collections path, model paths).
+"""
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+from testhost import connect
+
+HOSTS = os.environ.get("OPENCLAW_FLEET_HOSTS", "openclaw-fleet-1 openclaw-fleet-2 openclaw-fleet-3").split()
+H1, H2, H3 = HOSTS
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(os.path.dirname(__file__), "../../..")))
+EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+FLEET_IMAGE = "localhost/openclaw-testhost:fleet"
+BUILDS = "/opt/openclaw-vllm/builds"
+# The versions on the controller, as the inventory maps them (group_vars/vllm_hosts/10-fleet.yml).
+MODELS = {
+    "v1": os.environ.get("OPENCLAW_DEMO_MODEL", os.path.join(PROJECT, ".cache/tiny-awq-model")),
+    "v2": os.environ.get("OPENCLAW_FLEET_MODEL_V2", os.path.join(PROJECT, ".cache/tiny-awq-model-v2")),
+    "v2-fault": os.environ.get("OPENCLAW_FLEET_MODEL_V2_FAULT", os.path.join(PROJECT, ".cache/tiny-awq-model-v2-fault")),
+}
+FINGERPRINTED = ("model.safetensors", "config.json")  # v1/v2 differ in weights, v2/fault in config
+BEFORE = {}  # what the hosts looked like before the roll-out (test 0 fills it)
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    hosts = {}
+    for name in HOSTS:
+        hosts[name] = connect(name)
+        hosts[name].name = name
+    return hosts
+
+
+def fingerprint(files):
+    return tuple(hashlib.sha256(files[name]).hexdigest() for name in FINGERPRINTED)
+
+
+def controller_versions():
+    versions = {}
+    for label, path in MODELS.items():
+        files = {}
+        for name in FINGERPRINTED:
+            with open(os.path.join(path, name), "rb") as handle:
+                files[name] = handle.read()
+        versions[fingerprint(files)] = label
+    return versions
+
+
+def serving(host):
+    """What the running service serves: {pid, model (the real path of the model vLLM was started
+    with), version (v1, v2, v2-fault or the digests of an unknown one), build}. None when no
+    process runs."""
+    pid = int(host.unit_property("MainPID") or 0)
+    if not pid:
+        return None
+    argv = host.run("cat /proc/%d/cmdline" % pid).stdout.split("\0")
+    if "serve" not in argv:
+        return {"pid": pid, "argv": argv, "model": None, "version": None}
+    model = host.run("readlink -f %s" % argv[argv.index("serve") + 1]).stdout.strip()
+    digests = tuple(host.run("sha256sum %s/%s" % (model, name)).stdout.split(" ", 1)[0] for name in FINGERPRINTED)
+    version = controller_versions().get(digests, "unknown %s" % (digests,))
+    return {"pid": pid, "model": model, "version": version, "build": argv[1].rsplit("/bin/", 1)[0] if len(argv) > 1 else None}
+
+
+def answers(host):
+    """/health and a real completion (a 200 from /health alone proves nothing on CPU)."""
+    assert host.wait_healthy(timeout=120), "%s: /health never answered 200" % host.name
+    reply = host.chat()
+    assert reply["choices"][0]["message"]["content"] is not None
+    return reply
+
+
+def playbook(name, *args, timeout=2400):
+    """ansible-playbook NAME from the project root, with molecule's inventory and environment."""
+    cmd = [ANSIBLE_PLAYBOOK, "-i", os.path.join(EPHEMERAL, "inventory"), os.path.join(PROJECT, name), *args]
+    started = time.monotonic()
+    result = subprocess.run(cmd, cwd=PROJECT, env=dict(os.environ), capture_output=True, text=True, timeout=timeout)
+    output = result.stdout + result.stderr
+    print("$ %s\n(rc=%d, %.0f s)\n%s" % (" ".join(cmd), result.returncode, time.monotonic() - started, output[-6000:]))
+    return result.returncode, output
+
+
+def fatal_sections(output):
+    """{host: text} of each `fatal: [host]: ...` block in ansible-playbook's output."""
+    sections = {}
+    for match in re.finditer(r"^fatal: \[([^\]]+)\]:.*?(?=^(?:fatal: |TASK |PLAY |RUNNING HANDLER)|\Z)", output, re.M | re.S):
+        sections[match.group(1)] = sections.get(match.group(1), "") + match.group(0)
+    return sections
+
+
+def status_json(tmp_path_factory, *args):
+    path = str(tmp_path_factory.mktemp("status") / "status.json")
+    rc, output = playbook("status.yml", "-e", "openclaw_status_json=" + path, *args, timeout=600)
+    assert os.path.isfile(path), "status.yml wrote no JSON (rc=%d)" % rc
+    with open(path, encoding="utf-8") as handle:
+        return rc, output, json.load(handle)
+
+
+def row_version(row):
+    """The model version a status row names (served.model.version). TODO: schema of the status JSON."""
+    return ((row.get("served") or {}).get("model") or {}).get("version")
+
+
+def row_healthy(row):
+    """TODO: schema of the status JSON (health.ok as documented in playbooks/status.yml)."""
+    return (row.get("health") or {}).get("ok")
+
+
+# --- 0. provisioned from bare in batches of 1 (converge, idempotence) --------------------------
+
+def test_all_three_hosts_serve_v1_from_the_image_build(fleet):
+    image_build = subprocess.run(["podman", "image", "inspect", "--format",
+                                  '{{index .Labels "org.openclaw.fleet.build"}}', FLEET_IMAGE],
+                                 capture_output=True, text=True).stdout.strip()
+    for name, host in fleet.items():
+        assert host.systemctl("is-active", "openclaw-vllm.service").stdout.strip() == "active", name
+        answers(host)
+        now = serving(host)
+        assert now and now["version"] == "v1", (name, now)
+        # One venv build per host image: the hosts used the image's build, built none of their own.
+        builds = host.run("ls %s" % BUILDS).stdout.split()
+        assert builds == [image_build], (name, builds, image_build)
+        assert now["build"] and host.run("readlink -f %s" % now["build"]).stdout.strip() == BUILDS + "/" + image_build
+        BEFORE[name] = {
+            "active_enter": host.unit_property("ActiveEnterTimestamp"),
+            "serving": now,
+        }
+    load = fleet[H1].run("cat /proc/loadavg").stdout.strip()
+    mem = fleet[H1].run("free -m | sed -n 2p").stdout.split()
+    print("three vLLMs idle: loadavg %s, memory used %s MiB of %s MiB" % (load, mem[2], mem[1]))
+
+
+# --- a. roll out v2 with serial 1: canary ok, host 2 rolls back, host 3 untouched --------------
+
+def test_a_rollout_v2_host2_rolls_back_host3_untouched(fleet):
+    assert BEFORE, "test 0 did not record the fleet's state"
+    rc, output = playbook("site.yml", "-e", "fleet_model_version=v2", "-e", "openclaw_serial=1")
+    assert rc != 0, "the roll-out must fail: host 2's v2 cannot be loaded"
+    fatal = fatal_sections(output)
+
+    # Host 1 switched and is healthy on v2.
+    assert H1 not in fatal, fatal.get(H1)
+    now = serving(fleet[H1])
+    assert now and now["version"] == "v2", now
+    answers(fleet[H1])
+
+    # Host 2 rolled back by itself and answers on v1; the play names it and says so.
+    assert H2 in fatal, "no failure reported for %s:\n%s" % (H2, output[-4000:])
+    assert re.search(r"rolled back", fatal[H2], re.I), fatal[H2]
+    now = serving(fleet[H2])
+    assert now and now["version"] == "v1", now
+    assert now["model"] == BEFORE[H2]["serving"]["model"], (now, BEFORE[H2])
+    answers(fleet[H2])
+    # TODO: the cause, once the message is final: the gate that failed and vLLM's reason
+    # (the weight loader's shape error for the MLP), e.g. re.search("health|gate", fatal[H2]).
+
+    # Host 3 was never touched: still v1, same process, same start.
+    assert H3 not in fatal, fatal.get(H3)
+    now = serving(fleet[H3])
+    assert now == BEFORE[H3]["serving"], (now, BEFORE[H3])
+    assert fleet[H3].unit_property("ActiveEnterTimestamp") == BEFORE[H3]["active_enter"]
+    answers(fleet[H3])
+
+
+# --- b. the fleet status shows that state ------------------------------------------------------
+
+def test_b_status_shows_the_rollout(fleet, tmp_path_factory):
+    rc, output, doc = status_json(tmp_path_factory)
+    assert rc == 0, output[-3000:]
+    rows = doc["hosts"]
+    assert sorted(rows) == sorted(HOSTS), rows.keys()
+    for name in HOSTS:
+        row = rows[name]
+        assert row["reachable"] is True and not row.get("error"), (name, row)
+        assert row_healthy(row) is True, (name, row)
+        # The version the host really serves (the real path of its model: <name>-<12 hex>).
+        assert row_version(row) == os.path.basename(serving(fleet[name])["model"]), (name, row)
+        assert name in output  # one row per host in the table
+    assert row_version(rows[H1]) != row_version(rows[H2]) == row_version(rows[H3])
+    # TODO: unit state, build id, NRestarts, last guard event columns once the schema settles.
+
+
+# --- c. rollback on demand: host 1 back to v1 --------------------------------------------------
+
+def test_c_rollback_host1_to_v1(fleet):
+    rc, output = playbook("rollback.yml", "--limit", H1)
+    assert rc == 0, output[-4000:]
+    now = serving(fleet[H1])
+    assert now and now["version"] == "v1", now
+    assert now["model"] == BEFORE[H1]["serving"]["model"], (now, BEFORE[H1])
+    answers(fleet[H1])
+
+
+# --- d. a stopped host is a row that says so; the others still report -------------------------
+
+def test_d_status_with_host3_stopped(fleet, tmp_path_factory):
+    stop = subprocess.run(["podman", "stop", "--time", "20", H3], capture_output=True, text=True)
+    assert stop.returncode == 0, stop.stderr
+    rc, output, doc = status_json(tmp_path_factory)
+    rows = doc["hosts"]
+    assert rows[H3]["reachable"] is False, rows[H3]
+    assert rows[H3].get("error"), rows[H3]
+    assert re.search(r"%s.*unreachable" % re.escape(H3), output, re.I), output[-3000:]
+    for name in (H1, H2):
+        assert rows[name]["reachable"] is True and row_healthy(rows[name]) is True, (name, rows[name])
+    # TODO: the exit code the status playbook gives with an unreachable host (0 or 4), once decided.
