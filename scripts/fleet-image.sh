@@ -139,7 +139,8 @@ fi
 podman exec "$BUILDER" sh -c 'rm -rf /root/.ansible /root/.cache /tmp/* /var/tmp/*'
 
 old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
-podman stop --time 1 "$BUILDER" >/dev/null
+podman kill --signal KILL "$BUILDER" >/dev/null # sleep as PID 1 ignores the image's STOPSIGNAL
+podman wait "$BUILDER" >/dev/null
 podman commit --quiet \
   --change 'CMD ["/sbin/init"]' \
   --change 'STOPSIGNAL SIGRTMIN+3' \
