@@ -34,7 +34,7 @@ def http_server(tmp_path):
         proc.docroot = docroot
         started.append(proc)
         deadline = time.monotonic() + 10
-        while status("--port", port, "--json").stdout.count('"pid"') == 0 and time.monotonic() < deadline:
+        while not json.loads(status("--port", port, "--json").stdout)["probe"]["holders"] and time.monotonic() < deadline:
             time.sleep(0.05)
         return proc
 

@@ -5,18 +5,30 @@
 
 Exit 0 when ``GET /health`` answers 200, 1 otherwise. ``--verbose`` adds the holders
 and, only when health is down AND a holder is unknown, one HINT line naming it.
-The hint never changes the exit code. Installed on hosts beside port_guard.py.
+The hint never changes the exit code. Installed on hosts beside port_guard.py and
+gpu_facts.py.
+
+``--json`` also says what the service serves (the build and model version the RUNNING
+process was started with, read from /proc/<MainPID>/cmdline, else what the unit's
+ExecStart names), the guard's last event from the journal and the GPUs' memory: the
+facts of one row of the fleet status (fleet_status.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 try:
+    from . import gpu_facts
     from . import port_guard as guard
 except ImportError:  # installed on a host as plain files beside each other
+    import gpu_facts
     import port_guard as guard
 
 DEFAULT_HOST = "127.0.0.1"
@@ -78,19 +90,222 @@ def check_health(url, timeout=HEALTH_TIMEOUT):
     return result
 
 
-def unit_state(unit):
-    """ActiveState and friends through ``systemctl --user``; None where that does not work."""
-    props = ("LoadState", "ActiveState", "SubState", "Result", "NRestarts", "ExecMainPID")
+UNIT_PROPERTIES = ("LoadState", "ActiveState", "SubState", "Result", "NRestarts", "MainPID", "ExecMainPID",
+                   "ExecMainStartTimestamp")
+
+
+def unit_show(unit, properties=UNIT_PROPERTIES + ("ExecStart",)):
+    """The unit's properties through ``systemctl --user show``; None where that does not work."""
     try:
-        proc = subprocess.run(["systemctl", "--user", "show", unit] + ["--property=" + p for p in props],
+        proc = subprocess.run(["systemctl", "--user", "show", unit] + ["--property=" + p for p in properties],
                               capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
         return None
-    state = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+def unit_state(unit, shown=None):
+    """ActiveState and friends (UNIT_PROPERTIES and the unit's name); None where
+    ``systemctl --user`` does not work. ``shown``: a unit_show() result to reuse."""
+    shown = unit_show(unit) if shown is None else shown
+    if shown is None:
+        return None
+    state = {key: value for key, value in shown.items() if key in UNIT_PROPERTIES}
     state["name"] = unit
     return state
+
+
+# --------------------------------------------------------------------------- what is served
+
+BUILD_MARKER = ".openclaw-build.json"  # written by the vllm_venv role into each finished build
+MODEL_MANIFEST = ".openclaw-manifest.json"  # written by the awq_model role into each model version
+_VERSION_NAME = re.compile(r"^(?P<name>.+)-(?P<hash>[0-9a-f]{12})$")
+
+
+def exec_start_argv(value):
+    """argv of the first command in ``systemctl show -p ExecStart`` output, or None.
+
+    systemd prints ``{ path=... ; argv[]=ARG ARG ... ; ignore_errors=no ; ... }``: the
+    arguments joined by single spaces, unquoted (our paths have no spaces)."""
+    match = re.search(r"argv\[\]=(.*?) ; ignore_errors=", value or "")
+    return match.group(1).split(" ") if match else None
+
+
+def proc_argv(pid):
+    """argv of a live process from /proc/<pid>/cmdline (undecodable bytes as ``\\xNN``), or None."""
+    try:
+        with open("/proc/%d/cmdline" % int(pid), "rb") as handle:
+            data = handle.read()
+    except (OSError, ValueError):
+        return None
+    if not data:
+        return None
+    return [guard.clean_text(arg.decode("utf-8", "surrogateescape")) for arg in data.rstrip(b"\0").split(b"\0")]
+
+
+def _option(argv, name):
+    """Values of ``--name V [V ...]`` or ``--name=V`` in argv (first occurrence), or None."""
+    for index, arg in enumerate(argv):
+        if arg == name:
+            values = []
+            for value in argv[index + 1:]:
+                if value.startswith("--"):
+                    break
+                values.append(value)
+            return values or None
+        if arg.startswith(name + "="):
+            return [arg.split("=", 1)[1]]
+    return None
+
+
+def parse_serve_argv(argv):
+    """{'venv', 'model', 'served_model_name'} from a ``vllm serve`` command line
+    (``[python] <venv>/bin/vllm serve MODEL ...``, or ``<venv>/bin/python -m
+    vllm.entrypoints.openai.api_server --model MODEL``); None for anything else."""
+    if not argv:
+        return None
+    venv = model = None
+    for index, arg in enumerate(argv[:3]):
+        if arg.rsplit("/", 1)[-1] == "vllm" and "/" in arg and argv[index + 1:index + 2] == ["serve"]:
+            venv = os.path.dirname(os.path.dirname(arg))
+            rest = argv[index + 2:]
+            model = rest[0] if rest and not rest[0].startswith("-") else None
+            break
+        if arg == "-m" and argv[index + 1:index + 2] == ["vllm.entrypoints.openai.api_server"]:
+            venv = os.path.dirname(os.path.dirname(argv[0])) if "/" in argv[0] else None
+            break
+    else:
+        return None
+    if model is None:
+        model = (_option(argv, "--model") or [None])[0]
+    names = _option(argv, "--served-model-name")
+    return {"venv": venv, "model": model, "served_model_name": names[0] if names else model}
+
+
+def _read_json(path):
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def build_facts(venv):
+    """{'path', 'id', 'vllm_version', 'accelerator'} of a venv build: its directory name
+    (``vllm-cpu-<12 hex>``) and what its ``.openclaw-build.json`` marker says (null when absent)."""
+    if not venv:
+        return None
+    marker = _read_json(os.path.join(venv, BUILD_MARKER)) or {}
+    return {"path": venv, "id": os.path.basename(venv.rstrip("/")),
+            "vllm_version": marker.get("vllm_version"), "accelerator": marker.get("accelerator")}
+
+
+def model_facts(path):
+    """{'path', 'version', 'name', 'hf_repo', 'hf_revision', 'source'} of a model version: its
+    directory name (``<name>-<12 hex>``) and what its ``.openclaw-manifest.json`` says
+    (hf_* null when absent or not from the Hugging Face Hub)."""
+    if not path:
+        return None
+    manifest = _read_json(os.path.join(path, MODEL_MANIFEST))
+    version = os.path.basename(path.rstrip("/"))
+    match = _VERSION_NAME.match(version)
+    hf = (manifest or {}).get("hf") or {}
+    identity = (manifest or {}).get("identity") or {}
+    return {"path": path, "version": version, "name": match.group("name") if match else version,
+            "manifest": manifest is not None, "hf_repo": hf.get("repo"), "hf_revision": hf.get("revision"),
+            "source": identity.get("source") if isinstance(identity, dict) else None}
+
+
+def served(shown, holders=()):
+    """What the service serves: the build and model version of the RUNNING process (its
+    MainPID's cmdline), else of what the unit's ExecStart names, else of our (vllm-like)
+    holder of the port (no systemd user manager, e.g. a vLLM started by hand). During a
+    roll-out the links and the running process can differ: the process wins, and
+    ``pending`` names what the unit would start instead, when that differs."""
+    shown = shown or {}
+    unit_serve = parse_serve_argv(exec_start_argv(shown.get("ExecStart")))
+    source, pid, serve = None, None, None
+    main_pid = int(shown.get("MainPID") or 0) if str(shown.get("MainPID") or "0").isdigit() else 0
+    if main_pid > 0:
+        serve = parse_serve_argv(proc_argv(main_pid))
+        if serve:
+            source, pid = "process", main_pid
+    if serve is None and unit_serve:
+        source, serve = "unit", unit_serve
+    if serve is None:
+        for holder in holders:
+            found = parse_serve_argv(list(holder.argv)) if holder.kind == "vllm_like" else None
+            if found:
+                source, pid, serve = "port", holder.pid, found
+                break
+    if serve is None:
+        return {"source": None, "pid": None, "served_model_name": None, "build": None, "model": None,
+                "pending": None}
+    pending = None
+    if source == "process" and unit_serve and (unit_serve["venv"], unit_serve["model"]) != (
+            serve["venv"], serve["model"]):
+        pending = {"build": unit_serve["venv"], "model": unit_serve["model"]}
+    return {"source": source, "pid": pid, "served_model_name": serve["served_model_name"],
+            "build": build_facts(serve["venv"]), "model": model_facts(serve["model"]), "pending": pending}
+
+
+# --------------------------------------------------------------------------- guard events and GPUs
+
+
+def _iso(microseconds):
+    return datetime.fromtimestamp(int(microseconds) / 1e6, timezone.utc).isoformat(timespec="seconds")
+
+
+def last_guard_event(ident=guard.SYSLOG_IDENT):
+    """{'event', 'message', 'time', 'error'}: the newest journal entry of the guard (syslog
+    identifier ``openclaw-vllm-port-guard``), as this user may read it; all null when there
+    is none, ``error`` when journalctl cannot be asked."""
+    result = {"event": None, "message": None, "time": None, "error": None}
+    try:
+        proc = subprocess.run(["journalctl", "--quiet", "--no-pager", "--output=json", "--lines=1",
+                               "--identifier=" + ident], capture_output=True, timeout=10, check=False)
+    except FileNotFoundError:
+        result["error"] = "journalctl not found"
+        return result
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        result["error"] = "journalctl: %s" % (exc,)
+        return result
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode != 0 and not lines:
+        said = proc.stderr.decode("utf-8", "backslashreplace").strip().splitlines()
+        result["error"] = "journalctl exited %d: %s" % (proc.returncode, said[0] if said else "no output")
+        return result
+    if not lines:
+        return result
+    try:
+        entry = json.loads(lines[-1].decode("utf-8", "backslashreplace"))
+        message = entry.get("MESSAGE")
+        if isinstance(message, list):  # journalctl's form for a message that is not UTF-8
+            message = bytes(message).decode("utf-8", "backslashreplace")
+        message = guard.clean_text(str(message or ""))
+        result["message"] = message
+        result["event"] = message.split(" ", 1)[0] or None
+        stamp = entry.get("__REALTIME_TIMESTAMP")
+        result["time"] = _iso(stamp) if stamp else None
+    except (ValueError, TypeError, AttributeError) as exc:
+        result["error"] = "journalctl output not understood: %s" % (exc,)
+    return result
+
+
+def gpu_memory(nvidia_smi="nvidia-smi"):
+    """None where nvidia-smi does not exist; else {'gpus': [{'index', 'name',
+    'memory_used_mib', 'memory_total_mib'}], 'error'} (error: nvidia-smi failed)."""
+    if not shutil.which(nvidia_smi):
+        return None
+    try:
+        gpus = gpu_facts.query(nvidia_smi, with_apps=False)["gpus"]
+    except gpu_facts.GpuError as exc:
+        return {"gpus": [], "error": str(exc)}
+    return {"gpus": [{"index": gpu["index"], "name": gpu["name"], "memory_used_mib": gpu["memory_used_mib"],
+                      "memory_total_mib": gpu["memory_total_mib"]} for gpu in gpus], "error": None}
 
 
 def hint_for(facts, unit, holders):
@@ -122,23 +337,59 @@ def settings(config=None, host=None, port=None, unit=None, patterns=None):
     }
 
 
+FACT_KEYS = ("host", "port", "patterns", "health", "healthy", "hint", "probe", "unit", "served", "guard", "gpu")
+
+
 def gather(chosen):
-    """(facts, the guard's holders) for the settings() chosen: every fact ``status`` reports,
-    as one JSON-ready dict (text is valid UTF-8)."""
+    """(facts, the guard's holders) for the settings() chosen: every fact ``status`` reports
+    (FACT_KEYS), as one JSON-ready dict (text is valid UTF-8)."""
     host, unit, patterns = chosen["host"], chosen["unit"], chosen["patterns"]
     port = guard.check_port(chosen["port"])
     report = guard.probe(port, host, patterns)
+    shown = unit_show(unit)
     facts = {
         "host": host,
         "port": port,
         "patterns": list(patterns),
         "health": check_health(health_url(host, port)),
         "probe": {"free": report.free, "error": report.error, "holders": [h.as_dict() for h in report.holders]},
-        "unit": unit_state(unit),
+        "unit": unit_state(unit, shown),
+        "served": served(shown, report.holders),
+        "guard": last_guard_event(),
+        "gpu": gpu_memory(),
     }
     facts["healthy"] = facts["health"]["ok"]
     facts["hint"] = hint_for(facts, unit, report.holders)
     return facts, report.holders
+
+
+def render_extras(facts):
+    """The lines for what is served, the guard's last event and the GPUs (when known)."""
+    lines = []
+    served_facts = facts.get("served") or {}
+    if served_facts.get("source"):
+        model, build = served_facts.get("model") or {}, served_facts.get("build") or {}
+        revision = " (hf revision %s)" % model["hf_revision"] if model.get("hf_revision") else ""
+        vllm = " (vllm %s)" % build["vllm_version"] if build.get("vllm_version") else ""
+        lines.append("serving: %s = %s%s on %s%s [from the %s%s]" % (
+            served_facts.get("served_model_name"), model.get("version", "?"), revision, build.get("id", "?"), vllm,
+            {"process": "running process", "unit": "unit's ExecStart", "port": "port holder"}[served_facts["source"]],
+            " pid=%s" % served_facts["pid"] if served_facts.get("pid") else ""))
+        pending = served_facts.get("pending")
+        if pending:
+            lines.append("  the unit names another build or model (a restart switches): %s %s" % (
+                pending["build"], pending["model"]))
+    event = facts.get("guard") or {}
+    if event.get("message"):
+        lines.append("guard: last event at %s: %s" % (event["time"] or "?", event["message"]))
+    gpu = facts.get("gpu")
+    if gpu:
+        if gpu["error"]:
+            lines.append("gpu: %s" % gpu["error"])
+        for item in gpu["gpus"]:
+            lines.append("gpu %s: %s/%s MiB used (%s)" % (item["index"], item["memory_used_mib"],
+                                                          item["memory_total_mib"], item["name"]))
+    return lines
 
 
 def render(facts, verbose, holders=()):
@@ -159,6 +410,7 @@ def render(facts, verbose, holders=()):
     else:
         lines.append("port %d: held by %s" % (facts["port"], ", ".join(
             "%s pid=%s" % (h["kind"], h["pid"]) for h in probe["holders"])))
+    lines.extend(render_extras(facts))
     if verbose:
         for holder in holders:
             lines.append("  pid=%s uid=%s kind=%s on %s: %s cmd=%s" % (

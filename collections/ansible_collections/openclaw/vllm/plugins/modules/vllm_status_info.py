@@ -12,8 +12,13 @@ short_description: Health, port holders and unit state of the openclaw-vllm serv
 version_added: "1.0.0"
 description:
   - The facts of C(openclaw-vllm status --json), gathered on the managed host by the same
-    code, namely C(GET /health), the port guard's probe of the port (holders, ours or unknown)
-    and the user unit's state through C(systemctl --user).
+    code, namely C(GET /health), the port guard's probe of the port (holders, ours or unknown),
+    the user unit's state through C(systemctl --user), what the service serves (build and model
+    version), the port guard's last journal event and the GPUs' memory where C(nvidia-smi) exists.
+  - What is served is read from the running service (C(/proc/<MainPID>/cmdline)), else from the
+    unit's C(ExecStart), else from our vLLM holding the port. During a roll-out the links and the
+    running process can differ; the running process wins.
+  - The playbook C(openclaw.vllm.status) runs it on every host and prints one table for the fleet.
   - What it reports on (port, host, unit, identity patterns) comes from the service config
     that the C(openclaw.vllm.vllm_service) role writes beside the unit
     (C(~/.config/openclaw-vllm/service.conf) of the user the module runs as). Options
@@ -83,7 +88,58 @@ probe:
   returned: always
   type: dict
 unit:
-  description: The unit's LoadState, ActiveState, SubState, Result, NRestarts and ExecMainPID; null where C(systemctl --user) does not answer.
+  description:
+    - The unit's C(name), C(LoadState), C(ActiveState), C(SubState), C(Result), C(NRestarts), C(MainPID),
+      C(ExecMainPID) and C(ExecMainStartTimestamp), as C(systemctl --user show) prints them.
+    - Null where C(systemctl --user) does not answer.
+  returned: always
+  type: dict
+served:
+  description: What the service serves.
+  returned: always
+  type: dict
+  contains:
+    source:
+      description:
+        - Where it was read. V(process) is the running service's command line (C(/proc/<MainPID>/cmdline)),
+          V(unit) the unit's C(ExecStart) (the service is not running), V(port) our vLLM holding the port
+          (no user manager answered). Null when unknown, and then every other key is null.
+      type: str
+      sample: process
+    pid:
+      description: The process whose command line was read; null for V(unit).
+      type: int
+    served_model_name:
+      description: The first C(--served-model-name), else the model path.
+      type: str
+      sample: local-assistant
+    model:
+      description:
+        - The model version, namely C(path), C(version) (its directory name, C(<name>-<12 hex>)), C(name),
+          C(manifest) (whether C(.openclaw-manifest.json) was read), C(hf_repo) and C(hf_revision) (null
+          unless the model came from the Hugging Face Hub) and C(source) (the manifest's C(identity.source)).
+      type: dict
+    build:
+      description:
+        - The vLLM build, namely C(path), C(id) (its directory name, C(vllm-<accelerator>-<12 hex>)), and
+          C(vllm_version) and C(accelerator) from its C(.openclaw-build.json) (null when absent).
+      type: dict
+    pending:
+      description:
+        - The C(build) and C(model) paths the unit names when they differ from those of the running
+          process (a restart switches to them); null otherwise.
+      type: dict
+guard:
+  description:
+    - The newest journal entry of the port guard (syslog identifier C(openclaw-vllm-port-guard)) this
+      user may read. C(event) (for example V(VLLM_PORT_OK)), C(message), C(time) (ISO 8601, UTC);
+      all null when there is none. C(error) says why journalctl could not be asked, else null.
+  returned: always
+  type: dict
+gpu:
+  description:
+    - Null where C(nvidia-smi) does not exist. Else C(gpus), a list of C(index), C(name),
+      C(memory_used_mib) and C(memory_total_mib), and C(error) (why nvidia-smi failed, else null).
   returned: always
   type: dict
 hint:

