@@ -4,11 +4,12 @@
 # and the fast inner loop:
 #   make unit   pytest on the guard, modules, status and filters (seconds)
 #   make roles  the roles' guardrails, run for real on this machine (about a minute)
+#   make status one table for the fleet (one row per host) and openclaw-vllm-status.json
 SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test unit roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean
+.PHONY: test unit roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
 
 test:
 	bash scripts/test.sh
@@ -54,6 +55,11 @@ molecule: venv testhost assets
 
 demo: venv testhost assets
 	bash scripts/demo.sh
+
+# one table for the fleet (inventory from ansible.cfg, or INVENTORY=path) and openclaw-vllm-status.json;
+# more options through ARGS, e.g. make status ARGS="-e openclaw_hosts=gpu_fleet"
+status: venv
+	ansible-playbook $(if $(INVENTORY),-i $(INVENTORY)) status.yml $(ARGS)
 
 demo-clean:
 	podman rm -f openclaw-demo

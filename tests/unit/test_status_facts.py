@@ -144,7 +144,8 @@ def test_the_running_process_wins_over_the_unit(vllm_serve, deployed, tmp_path):
     """Mid roll-out the unit already names the next build and model; the process still serves the old."""
     venv, model = deployed
     proc, _ = vllm_serve()
-    new_venv, new_model = tmp_path / "venvs/builds/vllm-cpu-fedcba987654", tmp_path / "models/.versions/tiny-awq-999999999999"
+    new_venv = tmp_path / "venvs/builds/vllm-cpu-fedcba987654"
+    new_model = tmp_path / "models/.versions/tiny-awq-999999999999"
     served = vllm_status.served({"MainPID": str(proc.pid), "ExecStart": exec_start(new_venv, new_model)})
     assert served["source"] == "process" and served["pid"] == proc.pid
     assert served["build"]["id"] == BUILD and served["model"]["version"] == VERSION
@@ -188,8 +189,8 @@ def test_nothing_known_is_all_null():
 
 def test_serve_command_lines():
     parse = vllm_status.parse_serve_argv
-    assert parse(["/usr/bin/python3", "/v/bin/vllm", "serve", "/m", "--served-model-name", "a", "b", "--port", "1"]) == {
-        "venv": "/v", "model": "/m", "served_model_name": "a"}
+    argv = ["/usr/bin/python3", "/v/bin/vllm", "serve", "/m", "--served-model-name", "a", "b", "--port", "1"]
+    assert parse(argv) == {"venv": "/v", "model": "/m", "served_model_name": "a"}
     assert parse(["/v/bin/vllm", "serve", "/m"]) == {"venv": "/v", "model": "/m", "served_model_name": "/m"}
     assert parse(["/v/bin/python", "-m", "vllm.entrypoints.openai.api_server", "--model=/m"]) == {
         "venv": "/v", "model": "/m", "served_model_name": "/m"}
