@@ -19,10 +19,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-try:
-    from . import vllm_status
-except ImportError:  # beside each other as plain files
-    import vllm_status
+from . import vllm_status
 
 COLUMNS = ("HOST", "UNIT", "RESTARTS", "HEALTH", "MODEL", "VLLM", "PORT", "LAST GUARD EVENT", "GPU MEM")
 # Widest a cell may be; a longer one is cut and ends with MARKER.
