@@ -3,6 +3,7 @@ openclaw.vllm.fleet_status filters), and the real playbook `ansible-playbook sta
 inventory of one host that cannot be reached and localhost serving a stand-in vLLM."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -152,12 +153,18 @@ def test_status_playbook_with_an_unreachable_host(vllm_serve, tmp_path):  # noqa
     config = tmp_path / "config" / "openclaw-vllm"
     config.mkdir(parents=True)
     (config / "service.conf").write_text("port=%d\nhost=127.0.0.1\nunit=openclaw-vllm.service\n" % port)
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(json.dumps({"vllm_hosts": {"hosts": {
+    hosts = {
         "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                       "ansible_become": False},
+        # TEST-NET-3 (RFC 5737): nothing answers there.
         "gone": {"ansible_host": "203.0.113.1", "ansible_connection": "ssh", "ansible_ssh_timeout": 2,
-                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}}}}))
+                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}}
+    if shutil.which("podman"):  # how a test host whose container is gone looks (no container is touched)
+        hosts["ghost"] = {"ansible_connection": "containers.podman.podman",
+                          "ansible_python_interpreter": "/usr/bin/python3",
+                          "ansible_host": "openclaw-status-test-no-such-container-%d" % os.getpid()}
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"vllm_hosts": {"hosts": hosts}}))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="json",
                XDG_CONFIG_HOME=str(tmp_path / "config"))
     run = subprocess.run([PLAYBOOK, "-i", str(inventory), str(ROOT / "status.yml")], cwd=tmp_path, env=env,
@@ -168,16 +175,18 @@ def test_status_playbook_with_an_unreachable_host(vllm_serve, tmp_path):  # noqa
     lines = tasks["Print the fleet status"]["localhost"]["msg"]
     assert lines[0].split()[:2] == ["HOST", "UNIT"]
     rows = {line.split()[0]: line for line in lines[1:]}
-    assert set(rows) == {"localhost", "gone"}
-    assert rows["gone"].split()[1] == "unreachable:"
+    assert set(rows) == set(hosts)
+    for host in set(hosts) - {"localhost"}:
+        assert rows[host].split()[1] == "unreachable:", rows[host]
     # No systemd user manager here: unit unknown; the rest from the stand-in vLLM on the port.
     assert rows["localhost"].split()[:8] == ["localhost", "unknown", "-", "up", "tiny", VERSION, "@3f2a9c1",
                                              "0.32.0+cpu"]
     assert "ours pid=%d" % proc.pid in rows["localhost"]
 
     doc = json.loads((tmp_path / "openclaw-vllm-status.json").read_text())  # the default: the current directory
-    assert set(doc["hosts"]) == {"localhost", "gone"}
-    assert doc["hosts"]["gone"]["reachable"] is False and doc["hosts"]["gone"]["error"]
+    assert set(doc["hosts"]) == set(hosts)
+    for host in set(hosts) - {"localhost"}:
+        assert doc["hosts"][host]["reachable"] is False and doc["hosts"][host]["error"], doc["hosts"][host]
     local = doc["hosts"]["localhost"]
     assert local["reachable"] is True and local["error"] is None and local["healthy"] is True
     assert local["port"] == port and local["served"]["source"] == "port"
