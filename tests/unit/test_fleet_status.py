@@ -136,11 +136,14 @@ def test_cells_are_cut_and_escaped():
 
 
 def test_filters_are_what_ansible_loads():
+    from ansible.errors import AnsibleFilterError
     from ansible_collections.openclaw.vllm.plugins.filter.fleet_status import FilterModule
 
     filters = FilterModule().filters()
     doc = filters["fleet_status"]({"h": {"unreachable": True, "msg": "x"}}, "2026-11-27T10:00:00+00:00")
     assert filters["fleet_status_table"](doc, {"HOST": 10})[1] == "h     unreachable: x"
+    with pytest.raises(AnsibleFilterError, match="widths: no column PROT"):
+        filters["fleet_status_table"](doc, {"PROT": 10})
 
 
 # --------------------------------------------------------------------------- the playbook

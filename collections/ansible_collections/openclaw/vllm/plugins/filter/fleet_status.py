@@ -21,7 +21,10 @@ def fleet_status_table(doc, widths=None):
     """The fleet status document -> the table's lines."""
     if not isinstance(doc, dict) or "hosts" not in doc:
         raise AnsibleFilterError("fleet_status_table expects the document of openclaw.vllm.fleet_status")
-    return fleet.table(doc, widths)
+    try:
+        return fleet.table(doc, widths)
+    except (ValueError, TypeError) as exc:
+        raise AnsibleFilterError("fleet_status_table: %s" % exc)
 
 
 class FilterModule(object):

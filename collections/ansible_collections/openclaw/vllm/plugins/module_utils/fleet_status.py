@@ -179,7 +179,10 @@ def table(doc, widths=None):
     """The fleet as lines of text: a header and one row per host, columns aligned, each cell
     at most ``widths[column]`` wide (cut with MARKER). The cell after the host of an
     unreachable or failed row runs across the remaining columns."""
-    widths = dict(WIDTHS, **(widths or {}))
+    unknown = sorted(set(widths or {}) - set(COLUMNS))
+    if unknown:
+        raise ValueError("widths: no column %s (the columns: %s)" % (", ".join(unknown), ", ".join(COLUMNS)))
+    widths = dict(WIDTHS, **{name: int(width) for name, width in (widths or {}).items()})
     caps = [widths[name] for name in COLUMNS]
     hosts = doc.get("hosts", {})
     rows = [row(host, entry) for host, entry in hosts.items()]
