@@ -55,7 +55,7 @@ FAKE_JOURNALCTL = textwrap.dedent("""\
         sys.exit(2)
     if os.environ.get("FAKE_JOURNAL_FAIL"):
         sys.stderr.write(os.environ["FAKE_JOURNAL_FAIL"] + "\\n")
-        sys.exit(1)
+        sys.exit(int(os.environ.get("FAKE_JOURNAL_RC", "1")))
     sys.stdout.write(open(os.environ["FAKE_JOURNAL"]).read())
     """)
 
@@ -244,6 +244,14 @@ def test_journal_errors_are_reported_not_raised(fake_tools, tmp_path):
         fake_tools, FAKE_JOURNAL_FAIL="No journal files were opened due to insufficient permissions."))
     assert facts["guard"]["error"] == ("journalctl exited 1: No journal files were opened due to insufficient "
                                        "permissions.")
+    # journalctl exits 0 when it may read no journal file at all; its hints are not errors.
+    facts = status_json("--port", free_port(), env=tools_env(
+        fake_tools, FAKE_JOURNAL_RC="0", FAKE_JOURNAL_FAIL="No journal files were opened due to insufficient permissions."))
+    assert facts["guard"] == {"event": None, "message": None, "time": None, "error": (
+        "journalctl: No journal files were opened due to insufficient permissions.")}
+    facts = status_json("--port", free_port(), env=tools_env(
+        fake_tools, FAKE_JOURNAL_RC="0", FAKE_JOURNAL_FAIL="Hint: You are currently not seeing messages from other users."))
+    assert facts["guard"]["error"] is None
     empty = tmp_path / "empty"
     empty.mkdir()
     facts = status_json("--port", free_port(), env=dict(os.environ, PATH=str(empty)))

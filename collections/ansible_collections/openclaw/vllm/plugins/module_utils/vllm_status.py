@@ -274,11 +274,15 @@ def last_guard_event(ident=guard.SYSLOG_IDENT):
         result["error"] = "journalctl: %s" % (exc,)
         return result
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    said = [line.strip() for line in proc.stderr.decode("utf-8", "backslashreplace").splitlines()
+            if line.strip() and not line.startswith("Hint:")]
     if proc.returncode != 0 and not lines:
-        said = proc.stderr.decode("utf-8", "backslashreplace").strip().splitlines()
         result["error"] = "journalctl exited %d: %s" % (proc.returncode, said[0] if said else "no output")
         return result
     if not lines:
+        # Nothing found, or nothing this user may read ("No journal files were opened due to
+        # insufficient permissions."): say which.
+        result["error"] = "journalctl: %s" % said[0] if said else None
         return result
     try:
         entry = json.loads(lines[-1].decode("utf-8", "backslashreplace"))
