@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: gpu_facts
 short_description: NVIDIA GPUs, driver and memory holders, and why this host cannot serve the pinned CUDA build
-version_added: "1.0.0"
+version_added: "1.1.0"
 description:
   - Reads C(nvidia-smi --query-gpu) and C(--query-compute-apps) (C(--format=csv,noheader,nounits)) and the
     CUDA version from the header of plain C(nvidia-smi).
