@@ -3,46 +3,17 @@
 Runs the project's site.yml from the controller against the test host (as an operator would),
 with the demo inventory's variables. Each phase tag alone must succeed and change nothing;
 new guard/status code on the host is rewritten without a restart; a changed unit restarts it."""
-import json
-import os
-import shutil
-import subprocess
-import sys
-
 import pytest
 
+from siteplay import inventory_for, runner
 from testhost import HOME, INSTANCE
 
-PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
-PLAYBOOK = shutil.which("ansible-playbook") or os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 LIB = HOME + "/.local/lib/openclaw-vllm"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    inventory = tmp_path_factory.mktemp("inventory")
-    (inventory / "hosts.yml").write_text(json.dumps({"all": {"children": {"vllm_hosts": {"hosts": {INSTANCE: {
-        "ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}}}}}}))
-    (inventory / "group_vars").symlink_to(os.path.join(PROJECT, "inventory/demo/group_vars"))
-    env = dict(os.environ)
-    # molecule's environment enables the timer callback, whose line would follow the JSON (and an
-    # empty ANSIBLE_CALLBACKS_ENABLED is an error): take it out.
-    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-    env = dict(env, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-               ANSIBLE_STDOUT_CALLBACK="json",
-
-               OPENCLAW_DEMO_MODEL=os.environ.get("OPENCLAW_DEMO_MODEL", os.path.join(PROJECT, ".cache/tiny-awq-model")))
-
-    def run(*args):
-        proc = subprocess.run([PLAYBOOK, "-i", str(inventory), os.path.join(PROJECT, "site.yml"), *args],
-                              cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900)
-        out = json.loads(proc.stdout)
-        changed = sorted({task["task"]["name"] for play in out["plays"] for task in play["tasks"]
-                          if task["hosts"].get(INSTANCE, {}).get("changed")})
-        failed = [task["hosts"][INSTANCE] for play in out["plays"] for task in play["tasks"]
-                  if task["hosts"].get(INSTANCE, {}).get("failed")]
-        return proc.returncode, changed, failed
-    return run
+    return runner(inventory_for(tmp_path_factory.mktemp("inventory"), [INSTANCE]), INSTANCE)
 
 
 def started(testhost):

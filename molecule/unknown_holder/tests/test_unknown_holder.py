@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from testhost import BIN, PORT, UNIT, run_once, wait_for
+from siteplay import inventory_for, runner
+from testhost import BIN, HOME, INSTANCE, PORT, UNIT, run_once, wait_for
 
 HOLDER_CMD = "unknown-holder -m http.server %d" % PORT
 HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid}, cmd=\"{cmd}\"). "
@@ -64,6 +65,21 @@ def test_refused_start_is_retried_not_stuck(testhost, refused):
     assert wait_for(lambda: len([line for line in testhost.guard_lines(after=refused["mark"])
                                  if line.startswith("VLLM_PORT_HELD_UNKNOWN")]) >= 2, timeout=30)
     assert testhost.unit_property("Result") != "start-limit-hit"
+
+
+def test_a_roll_out_names_the_holder_and_does_not_roll_back(testhost, refused, tmp_path_factory):
+    """site.yml with a changed setting while the holder is there: the new unit is not to blame,
+    so the gate's failure names the holder (the HINT) and no rollback happens."""
+    site = runner(inventory_for(tmp_path_factory.mktemp("inventory"), [INSTANCE]), INSTANCE)
+    rc, _, failed = site("-e", "vllm_service_max_num_seqs=7")
+    assert rc != 0
+    message = failed[-1]["msg"]
+    print(message)
+    assert message.startswith("%s: vLLM on http://127.0.0.1:%d failed its gate" % (INSTANCE, PORT)), message
+    assert "Cause: " + HINT.format(port=PORT, pid=refused["holder"], cmd=HOLDER_CMD) in message
+    assert "Not rolled back: the cause is not the new version" in message
+    assert "--max-num-seqs 7" in testhost.run("cat %s/.config/systemd/user/%s" % (HOME, UNIT)).stdout
+    assert testhost.alive(refused["holder"]) and testhost.listener_pid() == refused["holder"]
 
 
 def test_start_succeeds_once_the_holder_is_gone(testhost, refused):
