@@ -100,10 +100,14 @@ def answers(host):
 def playbook(name, *args, timeout=2400):
     """ansible-playbook NAME from the project root, with molecule's inventory and environment."""
     cmd = [ANSIBLE_PLAYBOOK, "-i", os.path.join(EPHEMERAL, "inventory"), os.path.join(PROJECT, name), *args]
+    # Plain text to parse: molecule's environment forces colours.
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     started = time.monotonic()
-    result = subprocess.run(cmd, cwd=PROJECT, env=dict(os.environ), capture_output=True, text=True, timeout=timeout)
-    output = result.stdout + result.stderr
-    print("$ %s\n(rc=%d, %.0f s)\n%s" % (" ".join(cmd), result.returncode, time.monotonic() - started, output[-6000:]))
+    result = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+    recap = output[output.rfind("PLAY RECAP"):] if "PLAY RECAP" in output else output[-3000:]
+    failures = "".join(text[:3000] for text in fatal_sections(output).values())
+    print("$ %s\n(rc=%d, %.0f s)\n%s\n%s" % (" ".join(cmd), result.returncode, time.monotonic() - started, failures, recap))
     return result.returncode, output
 
 
