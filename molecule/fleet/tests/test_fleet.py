@@ -177,13 +177,16 @@ def test_a_rollout_v2_host2_rolls_back_host3_untouched(fleet):
 
     # Host 2 rolled back by itself and answers on v1; the play names it and says so.
     assert H2 in fatal, "no failure reported for %s:\n%s" % (H2, output[-4000:])
-    assert re.search(r"rolled back", fatal[H2], re.I), fatal[H2]
+    # "rolled back: it serves again what it served before" (not "Not rolled back: ...").
+    assert re.search(r"(?<!not )rolled back", fatal[H2], re.I), fatal[H2]
+    assert "not rolled back" not in fatal[H2].lower(), fatal[H2]
     now = serving(fleet[H2])
     assert now and now["version"] == "v1", now
     assert now["model"] == BEFORE[H2]["serving"]["model"], (now, BEFORE[H2])
     answers(fleet[H2])
-    # TODO: the cause, once the message is final: the gate that failed and vLLM's reason
-    # (the weight loader's shape error for the MLP), e.g. re.search("health|gate", fatal[H2]).
+    # The cause: vLLM's own error line at load (the weight loader's shape error for the MLP).
+    # TODO: not yet seen in a run against the committed gate message; loosen or tighten then.
+    assert re.search(r"exceeds dimension size|Engine core initialization failed|RuntimeError", fatal[H2]), fatal[H2]
 
     # Host 3 was never touched: still v1, same process, same start.
     assert H3 not in fatal, fatal.get(H3)
