@@ -9,7 +9,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test unit roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
+.PHONY: test unit unit-matrix roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
 
 test:
 	bash scripts/test.sh
@@ -19,6 +19,11 @@ venv:
 
 unit: venv
 	pytest -q tests/unit
+
+# the unit tests that run Ansible, on the oldest and newest ansible-core that meta/runtime.yml
+# claims (2.16, 2.20; V="2.18" for another), each in scripts/sanity.sh's venv for that version
+unit-matrix: venv
+	bash scripts/unit-matrix.sh $(V)
 
 roles: venv
 	pytest -q tests/roles

@@ -5,7 +5,8 @@
 #   scripts/sanity.sh 2.16 2.20       only these
 #   SANITY_ARGS="--test pylint" scripts/sanity.sh 2.19     extra ansible-test arguments
 #
-# Each version gets its own venv with that ansible-core (.cache/ansible-test/venv-<v>), its own
+# Each version gets its own venv with that ansible-core (.cache/ansible-test/venv-<v>, made by
+# scripts/ansible-core-venv.sh and shared with scripts/unit-matrix.sh), its own
 # HOME for ansible-test's per-test venvs (.cache/ansible-test/home-<v>, kept between runs), and a
 # copy of the collection (tracked + untracked, not ignored files) under a path that ends in
 # ansible_collections/openclaw/vllm, outside this git repo (inside it, ansible-test would see the
@@ -21,31 +22,11 @@ cache=$PWD/.cache/ansible-test
 versions=("$@")
 [[ ${#versions[@]} -gt 0 ]] || versions=(2.16 2.17 2.18 2.19 2.20)
 
-python_for() {  # ansible-core 2.20 needs Python >= 3.12 on the controller; the others run on 3.11
-  local want=3.11 candidate
-  [[ $1 == 2.20 ]] && want=3.12
-  for candidate in "python$want" "$HOME/.pyenv/versions/$want"*/bin/python3 "/usr/local/bin/python$want"; do
-    if "$candidate" -c 'import sys' >/dev/null 2>&1; then  # runs (a pyenv shim may not)
-      echo "$candidate"
-      return
-    fi
-  done
-  echo "sanity: no Python $want for ansible-core $1 (apt or pyenv can provide it)" >&2
-  return 1
-}
-
 failed=()
 for v in "${versions[@]}"; do
   start=$SECONDS
-  python=$(python_for "$v")
-  pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  venv=$cache/venv-$v
-  if [[ ! -x $venv/bin/ansible-test || $(cat "$venv/.python" 2>/dev/null) != "$pyver" ]]; then
-    rm -rf "$venv"
-    "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "ansible-core==$v.*"
-    echo "$pyver" >"$venv/.python"
-  fi
+  venv=$(bash scripts/ansible-core-venv.sh "$v")  # 2.20: Python 3.12; the others 3.11
+  pyver=$(cat "$venv/.python")
   home=$cache/home-$v
   pip_version=$("$venv/bin/python" - <<'EOF'
 import pathlib, re, ansible_test

@@ -30,6 +30,9 @@ step "collection build" bash scripts/build-collection.sh
 # galaxy-importer on the tarball, `pip install .` in a fresh venv and ansible-builder (execution
 # environment); then the docs site.
 step "ansible-test sanity (ansible-core 2.16, 2.20)" bash scripts/sanity.sh 2.16 2.20
+# The unit tests that run Ansible (modules, status.yml, filters; `make unit-matrix`) on the same two
+# ansible-core versions, in sanity's venvs; the steps above ran them on the project venv's 2.19.
+step "unit tests, ansible-core 2.16 and 2.20" bash scripts/unit-matrix.sh 2.16 2.20
 step "publishing checks" bash scripts/publish-checks.sh
 step "docs site (antsibull-docs + Sphinx, -W)" bash scripts/docs.sh
 step "test host image" bash scripts/testhost-image.sh

@@ -82,6 +82,7 @@ def test_bad_config_is_usage_naming_file_and_line(tmp_path, content, expected):
     assert shown.returncode == 2 and expected in shown.stderr
 
 
+@pytest.mark.ansible
 def test_status_info_module_reports_from_the_config(spawn, tmp_path):
     port = free_port()
     holder = spawn("unknown-holder", "--port", port)
