@@ -17,7 +17,8 @@ step() {
 
 step "python environment" bash scripts/venv.sh
 step "ansible-lint (production profile)" ansible-lint
-step "unit tests" pytest -q tests
+# Two pytest-xdist workers; a test file stays on one worker (module fixtures: the olah mirror).
+step "unit tests" pytest -q -n 2 --dist loadfile tests
 # The guard suite again as older kernels give the socket tables: sock_diag without bound-only
 # sockets (Linux < 6.10: Ubuntu 22.04/24.04, Debian 12), and the /proc/net/tcp fallback.
 guard_suite=(tests/unit/test_guard_cli.py tests/unit/test_guard_hostile.py tests/unit/test_status.py
