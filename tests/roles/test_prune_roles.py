@@ -39,13 +39,18 @@ def test_two_models_one_name_a_prefix_of_the_other(tiny_model, tmp_path):
     # keep 2: the newest two of qwen; qwen-coder's only version stays, and its link resolves.
     assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_3, coder])
     assert (tmp_path / "models" / "qwen-coder" / "config.json").is_file()
-    # A link an operator made (a pinned rollback) keeps its version, even with keep 1.
+    # A link an operator made (a pinned rollback) keeps its version, even with keep 1, and so
+    # does each model's previous link (.previous/<name>, what a rollback returns to).
     (tmp_path / "models" / "qwen-pinned").symlink_to(qwen_2)
     qwen_4 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q4"), awq_model_keep=1)
-    assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_4, coder])
+    assert os.path.realpath(tmp_path / "models" / ".previous" / "qwen") == qwen_3
+    assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_3, qwen_4, coder])
     coder_2 = stage(tmp_path, "qwen-coder", variant(tiny_model, tmp_path, "c2"), awq_model_keep=1)
-    assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_4, coder_2])
-    assert os.path.realpath(tmp_path / "models" / "qwen") == qwen_4
+    assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_3, qwen_4, coder, coder_2])
+    # The next qwen version moves qwen's previous link on: qwen_3 is no one's any more and goes.
+    qwen_5 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q5"), awq_model_keep=1)
+    assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_4, qwen_5, coder, coder_2])
+    assert os.path.realpath(tmp_path / "models" / "qwen") == qwen_5
 
 
 def fake_vllm_wheel(wheelhouse, version):
