@@ -16,9 +16,9 @@ import sys
 import pytest
 
 from conftest import ROOT
+from test_awq_model import verify  # openclaw.vllm.awq_model_verify through `ansible -m`, as the role runs it
 
 pytestmark = pytest.mark.ansible
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
 SCRIPT = str(ROOT / "scripts/make-tiny-awq-model.py")
 FAULT_INTERMEDIATE = 512  # what scripts/test.sh passes for the fleet's faulty v2
 
@@ -37,17 +37,6 @@ def models(tmp_path_factory):
         "v2": make(base / "v2", "--seed", "1"),
         "fault": make(base / "v2-fault", "--seed", "1", "--fault-intermediate-size", str(FAULT_INTERMEDIATE)),
     }
-
-
-def verify(path, **args):
-    """openclaw.vllm.awq_model_verify on ``path``, as the awq_model role runs it."""
-    params = {"path": str(path), **args}
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    proc = subprocess.run([ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-e",
-                           "ansible_python_interpreter=%s" % sys.executable, "-m", "openclaw.vllm.awq_model_verify",
-                           "-a", json.dumps(params)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
 def safetensors_shapes(path):
