@@ -21,7 +21,8 @@ def inventory_for(directory, hosts):
 
 
 def runner(inventory, host, book="site.yml"):
-    """run(*args) -> (rc, names of changed tasks, failed results) of ``book`` for ``host``."""
+    """run(*args, book=book) -> (rc, names of changed tasks, failed results) of ``book`` (a path
+    in the project, or absolute) for ``host``; run.output keeps the last run's whole output."""
     env = dict(os.environ)
     # molecule's environment enables the timer callback, whose line would follow the JSON (and an
     # empty ANSIBLE_CALLBACKS_ENABLED is an error): take it out.
@@ -30,9 +31,10 @@ def runner(inventory, host, book="site.yml"):
                ANSIBLE_STDOUT_CALLBACK="json",
                OPENCLAW_DEMO_MODEL=os.environ.get("OPENCLAW_DEMO_MODEL", os.path.join(PROJECT, ".cache/tiny-awq-model")))
 
-    def run(*args):
+    def run(*args, book=book):
         proc = subprocess.run([PLAYBOOK, "-i", str(inventory), os.path.join(PROJECT, book), *args],
                               cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900)
+        run.output = proc.stdout + proc.stderr
         out = json.loads(proc.stdout)
         changed = sorted({task["task"]["name"] for play in out["plays"] for task in play["tasks"]
                           if task["hosts"].get(host, {}).get("changed")})

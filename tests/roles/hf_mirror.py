@@ -51,14 +51,18 @@ def tensor_names(path):
 
 
 class Mirror(object):
-    def __init__(self, tmp, tiny_model, big_bytes):
+    """``host``: the address olah binds; ``name``: how the hosts that fetch reach it (a container
+    reaches the controller as host.containers.internal)."""
+
+    def __init__(self, tmp, tiny_model, big_bytes, host="127.0.0.1", name=None):
         self.tmp = Path(tmp)
         self.repo = self.tmp / "mirrors" / "models" / REPO
         self.repo.mkdir(parents=True)
         self.log = self.tmp / "olah.log"
         self.revs = self._build(Path(tiny_model), big_bytes)
-        self.port = free_port()
-        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.host = host
+        self.port = free_port(host)
+        self.endpoint = "http://%s:%d" % (name or host, self.port)
         self.proc = None
 
     def _build(self, tiny, big_bytes):
@@ -93,18 +97,24 @@ class Mirror(object):
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "revision 3: two shards")
         rev3 = git(repo, "rev-parse", "HEAD")
-        return {"1": rev1, "2": rev2, "3": rev3, "shard2": shard2}
+        # Revision 4: a shard that no disk here can hold (an LFS pointer of 1 PiB; the object is
+        # never asked for: preflight refuses on the sizes the tree API reports).
+        (repo / shard2).write_text("version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n"
+                                   % ("ab" * 32, 2**50))
+        git(repo, "commit", "-q", "-am", "revision 4: a 1 PiB shard")
+        rev4 = git(repo, "rev-parse", "HEAD")
+        return {"1": rev1, "2": rev2, "3": rev3, "4": rev4, "shard2": shard2}
 
     def start(self):
         config = self.tmp / "olah.toml"
         config.write_text(
-            '[basic]\nhost = "127.0.0.1"\nport = %d\nrepos-path = "%s"\nmirrors-path = ["%s"]\n'
-            "[accessibility]\noffline = true\n" % (self.port, self.tmp / "olah-cache", self.tmp / "mirrors"))
+            '[basic]\nhost = "%s"\nport = %d\nrepos-path = "%s"\nmirrors-path = ["%s"]\n'
+            "[accessibility]\noffline = true\n" % (self.host, self.port, self.tmp / "olah-cache", self.tmp / "mirrors"))
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([str(OLAH_VENV / "bin" / "olah-cli"), "-c", str(config)], cwd=self.tmp,
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
-        url = "%s/api/models/%s/revision/%s" % (self.endpoint, REPO, self.revs["1"])
+        url = "http://%s:%d/api/models/%s/revision/%s" % (self.host, self.port, REPO, self.revs["1"])
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
