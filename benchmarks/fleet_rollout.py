@@ -31,6 +31,18 @@ import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+# The reference for the re-run: what one remote task costs on this connection (a podman exec with
+# no pipelining is about 1 s; ssh with pipelining and ControlPersist is a fraction of that).
+FLOOR_TASKS = 20
+FLOOR = """
+- name: The transport floor (one remote task, %d times)
+  hosts: vllm_hosts
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+      loop: "{{ range(%d) | list }}"
+""" % (FLOOR_TASKS, FLOOR_TASKS)
 ONE_PHASE = """
 - name: The one-phase flow of before (build, fetch and restart inside each batch)
   hosts: vllm_hosts
@@ -126,12 +138,22 @@ def main():
     hosts = hosts_of(args.inventory)
     model = ["-e", "awq_model_local_path=" + os.path.abspath(args.model_a)]
 
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", dir=ROOT, prefix=".bench-floor-") as floor_book:
+        floor_book.write(FLOOR)
+        floor_book.flush()
+        floor, proc = playbook(args.inventory, floor_book.name, "--limit", hosts[0])
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    per_task = floor / FLOOR_TASKS
     one, proc = playbook(args.inventory, "site.yml", "--limit", hosts[0], *model, profile=True)
     assert proc.returncode == 0, proc.stdout[-3000:]
     every, proc_all = playbook(args.inventory, "site.yml", *model)
     assert proc_all.returncode == 0, proc_all.stdout[-3000:]
     print("re-run, changed=0 expected: 1 host %.1f s %s; %d hosts %.1f s %s; ratio %.2fx (goal <= 1.5x)" % (
         one, changed_counts(proc.stdout), len(hosts), every, changed_counts(proc_all.stdout), every / one))
+    remote = int(re.search(r"ok=(\d+)", proc.stdout[proc.stdout.find("PLAY RECAP"):]).group(1))
+    print("transport floor: %.2f s per remote task (%d pings); the one-host re-run ran %d tasks (ok=, controller-only "
+          "set_fact included): %.1f s of floor, %.1fx the floor" % (per_task, FLOOR_TASKS, remote, remote * per_task,
+                                                           one / (remote * per_task)))
     recap = proc.stdout[proc.stdout.find("TASKS RECAP"):]
     print("ten slowest tasks of the one-host re-run:")
     print("\n".join("  " + line for line in recap.splitlines()[3:13]))
