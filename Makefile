@@ -53,10 +53,16 @@ testhost:
 assets: venv
 	bash scripts/build-wheelhouse.sh .cache/wheelhouse
 	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
+	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2 --seed 1
+	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2-fault --seed 1 --fault-intermediate-size 512
 
+# as scripts/test.sh runs them: the shared-host scenarios, then the three-host fleet on its own
 molecule: venv testhost assets
-	molecule destroy --all  # a stale record of a created host would make create skip
-	molecule test --all
+	bash scripts/fleet-image.sh
+	molecule destroy --all --exclude fleet  # a stale record of a created host would make create skip
+	molecule destroy -s fleet --no-shared-state
+	molecule test --all --exclude fleet
+	molecule test -s fleet --no-shared-state
 
 demo: venv testhost assets
 	bash scripts/demo.sh

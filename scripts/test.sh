@@ -51,7 +51,7 @@ step "fleet image" bash scripts/fleet-image.sh
 # freshly created: destroy both first. The fleet has its own hosts and state (not shared).
 step "molecule destroy (leftovers)" molecule destroy --all --exclude fleet
 step "molecule destroy (fleet leftovers)" molecule destroy -s fleet --no-shared-state
-step "molecule (default, hf_source, normal_start, reclaim, unknown_holder)" molecule test --all --exclude fleet
+step "molecule (default, faults, hf_source, normal_start, reclaim, unknown_holder)" molecule test --all --exclude fleet
 # Three hosts: provisioned in batches of 1, idempotence, then the roll-out tests (tests/test_fleet.py).
 # Its own step: under `--all` the base config's shared_state would skip its create.
 step "molecule fleet (three hosts)" molecule test -s fleet --no-shared-state
