@@ -31,8 +31,10 @@ import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-# The reference for the re-run: what one remote task costs on this connection (a podman exec with
-# no pipelining is about 1 s; ssh with pipelining and ControlPersist is a fraction of that).
+# The test hosts' transport: connection `podman` is molecule/shared/connection_plugins/podman.py
+# (containers.podman.podman with pipelining, as ssh runs modules on real hosts).
+CONNECTION_PLUGINS = os.path.join(ROOT, "molecule/shared/connection_plugins")
+# The reference for the re-run: what one remote task costs on this connection.
 FLOOR_TASKS = 20
 FLOOR = """
 - name: The transport floor (one remote task, %d times)
@@ -61,7 +63,8 @@ def hosts_of(inventory):
 
 def playbook(inventory, book, *args, profile=False):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
-               ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+               ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_CONNECTION_PLUGINS=CONNECTION_PLUGINS)
     env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     if profile:
         env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"

@@ -8,13 +8,15 @@ import subprocess
 import sys
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
+# The test hosts' transport (connection `podman`): containers.podman.podman with pipelining.
+CONNECTION_PLUGINS = os.path.join(PROJECT, "molecule/shared/connection_plugins")
 PLAYBOOK = shutil.which("ansible-playbook") or os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 
 def inventory_for(directory, hosts):
     """An inventory of podman ``hosts`` in group vllm_hosts, with the demo group_vars."""
     (directory / "hosts.yml").write_text(json.dumps({"all": {"children": {"vllm_hosts": {"hosts": {host: {
-        "ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}
+        "ansible_connection": "podman", "ansible_python_interpreter": "/usr/bin/python3"}
         for host in hosts}}}}}))
     (directory / "group_vars").symlink_to(os.path.join(PROJECT, "inventory/demo/group_vars"))
     return directory
@@ -28,6 +30,7 @@ def runner(inventory, host, book="site.yml"):
     # empty ANSIBLE_CALLBACKS_ENABLED is an error): take it out.
     env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     env = dict(env, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_CONNECTION_PLUGINS=CONNECTION_PLUGINS,
                ANSIBLE_STDOUT_CALLBACK="json",
                OPENCLAW_DEMO_MODEL=os.environ.get("OPENCLAW_DEMO_MODEL", os.path.join(PROJECT, ".cache/tiny-awq-model")))
 

@@ -50,3 +50,20 @@ def test_a_changed_unit_restarts_the_running_service_once(testhost, site):
     assert any("Restart openclaw-vllm if it runs" in name for name in changed), changed
     after = started(testhost)
     assert after[0] != before[0] and after[1] != before[1], "restarted"
+
+
+def test_a_rerun_puts_back_modes_and_owners_changed_by_hand(testhost, site):
+    """The role reads its files in the service user's home once and writes only what differs:
+    a mode or an owner changed by hand differs too, and is put back (without a restart)."""
+    before = started(testhost)
+    conf = HOME + "/.config/openclaw-vllm/service.conf"
+    testhost.run("chmod 0700 %s/.local/bin && chown root %s" % (HOME, conf))
+    rc, changed, failed = site("--tags", "vllm_service")
+    assert rc == 0, failed
+    assert any("Create the guard's directories" in name for name in changed), changed
+    assert any("Write the service config" in name for name in changed), changed
+    assert testhost.run("stat -c '%%a %%U' %s/.local/bin %s" % (HOME, conf)).stdout.split() == \
+        ["755", "vllm", "644", "vllm"]
+    assert started(testhost) == before
+    rc, changed, failed = site("--tags", "vllm_service")
+    assert (rc, changed) == (0, []), failed
