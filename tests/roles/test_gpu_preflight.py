@@ -151,6 +151,17 @@ def test_weights_that_do_not_fit_the_gpus_are_refused_before_the_unit(tmp_path, 
         "utilization or a smaller model")
 
 
+def test_a_cuda_unit_on_a_cpu_build_is_refused_by_name(tmp_path, host):
+    host([H100])
+    given = served(tmp_path, kind="cpu", weights_gib=1)
+    rc, failed, results, _ = run_role(tmp_path, "vllm_service", dict(given, vllm_service_accelerator="cuda"),
+                                      tags="vllm_service_preflight")
+    assert rc != 0 and not [name for name, result in results if result.get("changed")]
+    assert failed[-1]["msg"] == (
+        "vllm_service_accelerator is cuda, but the build in use (%s) is a CPU build: build the CUDA one "
+        "(vllm_venv_accelerator: cuda) or leave vllm_service_accelerator at auto" % given["vllm_service_venv_path"])
+
+
 @pytest.mark.parametrize("gpus, weights, ok", [([0, 1], 20, True), ([1], 20, False)])
 def test_model_fit_counts_the_gpus_the_unit_uses(tmp_path, host, gpus, weights, ok):
     host([T4, T4])

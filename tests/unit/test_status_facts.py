@@ -270,9 +270,85 @@ def gpu_env(bin_dir, folder):
 def test_gpu_memory_where_nvidia_smi_exists(fake_tools, tmp_path):
     folder = gpu_host(tmp_path / "smi", [dict(H100, used=70123, free=H100["total"] - 70123), H100])
     facts = status_json("--port", free_port(), env=gpu_env(fake_tools, folder))
+    need = -(-H100["total"] * 85 // 100)  # the role's default utilization, 0.85, rounded up as the gate does
     assert facts["gpu"] == {"error": None, "gpus": [
-        {"index": 0, "name": H100["name"], "memory_used_mib": 70123, "memory_total_mib": H100["total"]},
-        {"index": 1, "name": H100["name"], "memory_used_mib": 0, "memory_total_mib": H100["total"]}]}
+        {"index": 0, "name": H100["name"], "memory_used_mib": 70123, "memory_total_mib": H100["total"],
+         "memory_free_mib": H100["total"] - 70123, "need_mib": need, "short": True, "holders": []},
+        {"index": 1, "name": H100["name"], "memory_used_mib": 0, "memory_total_mib": H100["total"],
+         "memory_free_mib": H100["free"], "need_mib": need, "short": False, "holders": []}]}
+    assert facts["hint"] is None  # short, but nobody the driver names holds it
+
+
+def sleeper(tmp_path, name):
+    """A real process whose identity is ``name`` (a script of that name), started for the test."""
+    script = tmp_path / name
+    script.write_text("#!%s\nimport time\ntime.sleep(120)\n" % sys.executable)
+    script.chmod(0o755)
+    proc = subprocess.Popen([str(script), "--big-batch"])
+    return proc
+
+
+@pytest.fixture
+def gpu_holders(tmp_path):
+    procs = []
+
+    def start(name):
+        procs.append(sleeper(tmp_path, name))
+        return procs[-1]
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def test_gpu_hint_names_the_largest_holder_that_is_not_ours(fake_tools, tmp_path, gpu_holders):
+    train, other, ours = gpu_holders("train.py"), gpu_holders("notebook"), gpu_holders("vllm")
+    folder = gpu_host(tmp_path / "smi", [dict(H100, used=80000, free=1559), H100], apps=[
+        (0, train.pid, 60000, "python3"), (0, other.pid, 4000, "python3"), (0, ours.pid, 16000, "vllm")])
+    config = tmp_path / "service.conf"
+    config.write_text("port=%d\ngpus=0\ngpu_memory_utilization=0.5\n" % free_port())
+    env = gpu_env(fake_tools, folder)
+    facts = status_json("--config", str(config), env=env)
+    gpu0, gpu1 = facts["gpu"]["gpus"]
+    assert gpu0["need_mib"] == -(-H100["total"] // 2) and gpu0["short"] is True
+    assert gpu1["need_mib"] is None and gpu1["short"] is False  # not a GPU the unit uses
+    assert [(h["pid"], h["mib"], h["ours"]) for h in gpu0["holders"]] == [
+        (train.pid, 60000, False), (other.pid, 4000, False), (ours.pid, 16000, True)]
+    assert gpu0["holders"][0]["cmd"] == "%s %s --big-batch" % (sys.executable, tmp_path / "train.py")
+    assert facts["hint"] == (
+        "HINT: vLLM blocked \u2014 GPU 0 has 1559 MiB free, needs %d MiB; held by pid=%d cmd=\"%s %s --big-batch\" "
+        "(60000 MiB). Stop it, then restart openclaw-vllm.service." % (gpu0["need_mib"], train.pid, sys.executable,
+                                                                       tmp_path / "train.py"))
+    text = subprocess.run([STATUS, "status", "--verbose", "--config", str(config)], env=env, capture_output=True,
+                          text=True, timeout=60).stdout.splitlines()
+    assert "gpu 0: 80000/%d MiB used (%s), needs %d free: short" % (H100["total"], H100["name"], gpu0["need_mib"]) in text
+    assert any(line.startswith("  gpu 0: pid=%d (ours) 16000 MiB" % ours.pid) for line in text), text
+    assert any(line.startswith("  gpu 0: pid=%d (not ours) 60000 MiB" % train.pid) for line in text), text
+    assert text[-1] == facts["hint"]
+
+
+def test_no_gpu_hint_when_only_ours_hold_it_or_it_is_not_short(fake_tools, tmp_path, gpu_holders):
+    ours, train = gpu_holders("vllm"), gpu_holders("train.py")
+    config = tmp_path / "service.conf"
+    config.write_text("port=%d\n" % free_port())
+    only_ours = gpu_host(tmp_path / "ours", [dict(H100, used=80000, free=1559)], apps=[(0, ours.pid, 78000, "vllm")])
+    facts = status_json("--config", str(config), env=gpu_env(fake_tools, only_ours))
+    assert facts["gpu"]["gpus"][0]["short"] and facts["hint"] is None
+    roomy = gpu_host(tmp_path / "roomy", [dict(H100, used=2000, free=79559)], apps=[(0, train.pid, 2000, "python3")])
+    (fake_tools / "nvidia-smi").unlink()
+    facts = status_json("--config", str(config), env=gpu_env(fake_tools, roomy))
+    assert not facts["gpu"]["gpus"][0]["short"] and facts["hint"] is None
+
+
+def test_service_config_gpu_values_are_checked(tmp_path):
+    config = tmp_path / "service.conf"
+    for line, said in [("gpus=0 1", "gpus must be GPU indexes or UUIDs"),
+                       ("gpus=$(reboot)", "gpus must be GPU indexes or UUIDs"),
+                       ("gpu_memory_utilization=1.5", "gpu_memory_utilization must be in (0, 1]"),
+                       ("gpu_memory_utilization=most", "gpu_memory_utilization must be a number")]:
+        config.write_text("port=8001\n%s\n" % line)
+        result = subprocess.run([STATUS, "status", "--config", str(config)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and said in result.stderr, (line, result.stderr)
 
 
 def test_gpu_error_is_reported(fake_tools, tmp_path):

@@ -826,6 +826,18 @@ def _classify(process, patterns, my_uid, protected):
     return "vllm_like", "identity matches %r" % pattern, uid, argv, comm
 
 
+class _Pid(object):
+    def __init__(self, pid):
+        self.pid = pid
+
+
+def classify_pid(pid, patterns=DEFAULT_PATTERNS):
+    """(kind, reason) of ``pid`` by the guard's rules ("vllm_like": ours; "unknown" otherwise),
+    for processes found by other means than a socket (GPU memory holders)."""
+    kind, reason = _classify(_Pid(pid), patterns, os.getuid(), _protected_pids())[:2]
+    return kind, reason
+
+
 def _unreadable_holder(sock, unreadable, my_uid):
     """A socket no readable fd table names: say exactly what could not be read, and why."""
     import psutil
@@ -1380,7 +1392,21 @@ def _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, stat
 # --------------------------------------------------------------------------- service config
 
 SERVICE_CONFIG = "openclaw-vllm/service.conf"  # under $XDG_CONFIG_HOME (~/.config)
-_CONFIG_KEYS = ("port", "host", "unit", "pattern")
+_CONFIG_KEYS = ("port", "host", "unit", "pattern", "gpus", "gpu_memory_utilization")
+# CUDA_VISIBLE_DEVICES as the role writes it: indexes or UUIDs, comma-separated (empty: all GPUs).
+# No `re`: the guard's free path imports nothing it does not need.
+_GPUS_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,-")
+
+
+def check_utilization(value):
+    """gpu_memory_utilization as a float in (0, 1], else UsageError."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError("gpu_memory_utilization must be a number in (0, 1], got %r" % str(value)[:80])
+    if not 0 < number <= 1:
+        raise UsageError("gpu_memory_utilization must be in (0, 1], got %s" % value)
+    return number
 
 
 def default_config_path():
@@ -1430,6 +1456,12 @@ def read_service_config(path=None):
                 config["port"] = check_port(value)
             elif key == "pattern":
                 config.setdefault("patterns", []).append(value)
+            elif key == "gpus":
+                if not set(value) <= _GPUS_CHARS:
+                    raise UsageError("gpus must be GPU indexes or UUIDs, comma-separated, got %r" % value[:80])
+                config["gpus"] = value
+            elif key == "gpu_memory_utilization":
+                config["gpu_memory_utilization"] = check_utilization(value)
             else:
                 config[key] = value
         except UsageError as exc:

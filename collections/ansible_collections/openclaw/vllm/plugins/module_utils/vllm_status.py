@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """``openclaw-vllm status``: health, port holder and unit state of the vLLM service.
 
-Exit 0 when ``GET /health`` answers 200, 1 otherwise. ``--verbose`` adds the holders
-and, only when health is down AND a holder is unknown, one HINT line naming it.
+Exit 0 when ``GET /health`` answers 200, 1 otherwise. ``--verbose`` adds the holders (of the
+port, and of GPU memory) and, only when health is down AND a port holder is unknown (or a GPU
+the unit uses is short of memory that a process not ours holds), one HINT line naming it.
 The hint never changes the exit code. Installed on hosts beside port_guard.py and
 gpu_facts.py.
 
@@ -299,17 +300,50 @@ def last_guard_event(ident=guard.SYSLOG_IDENT):
     return result
 
 
-def gpu_memory(nvidia_smi="nvidia-smi"):
-    """None where nvidia-smi does not exist; else {'gpus': [{'index', 'name',
-    'memory_used_mib', 'memory_total_mib'}], 'error'} (error: nvidia-smi failed)."""
+def gpu_memory(devices=None, utilization=gpu_facts.DEFAULT_UTILIZATION, patterns=None, nvidia_smi="nvidia-smi"):
+    """None where nvidia-smi does not exist; else {'gpus': [...], 'error'} (error: nvidia-smi
+    failed). Each GPU: index, name, memory used/total/free (MiB); for the GPUs the unit uses
+    (``devices``, as CUDA_VISIBLE_DEVICES: else all) also need_mib (what vLLM asks for at
+    ``utilization``, as the start-time gate computes it) and short; and its holders (pid, cmd,
+    mib, ours: by the port guard's rules, as the gate would never kill them)."""
     if not shutil.which(nvidia_smi):
         return None
     try:
-        gpus = gpu_facts.query(nvidia_smi, with_apps=False)["gpus"]
+        facts = gpu_facts.query(nvidia_smi)
     except gpu_facts.GpuError as exc:
         return {"gpus": [], "error": str(exc)}
-    return {"gpus": [{"index": gpu["index"], "name": gpu["name"], "memory_used_mib": gpu["memory_used_mib"],
-                      "memory_total_mib": gpu["memory_total_mib"]} for gpu in gpus], "error": None}
+    gated = {row["gpu"]: row for row in gpu_facts.gate(facts, devices, utilization)}
+    gpus = []
+    for gpu in facts["gpus"]:
+        row = gated.get(gpu["index"])
+        gpus.append({
+            "index": gpu["index"], "name": gpu["name"], "memory_used_mib": gpu["memory_used_mib"],
+            "memory_total_mib": gpu["memory_total_mib"], "memory_free_mib": gpu["memory_free_mib"],
+            "need_mib": row["need_mib"] if row else None, "short": bool(row and not row["ok"]),
+            "holders": [{"pid": app["pid"], "cmd": guard.clean_text(app["cmd"]), "mib": app["used_mib"],
+                         "ours": bool(app["pid"]) and guard.classify_pid(app["pid"], patterns or guard.DEFAULT_PATTERNS)[0]
+                         == "vllm_like"}
+                        for app in gpu_facts.holders(gpu, facts["processes"])]})
+    return {"gpus": gpus, "error": None}
+
+
+GPU_HINT = ("HINT: vLLM blocked \u2014 GPU {gpu} has {free} MiB free, needs {need} MiB; held by pid={pid} cmd={cmd} "
+            "({mib} MiB). Stop it, then restart {unit}.")
+
+
+def gpu_hint_for(facts, unit):
+    """The GPU HINT line, or None: only when health is down and a GPU the unit uses is short of
+    memory while a process that is not ours holds memory on it (the largest such holder)."""
+    gpu = facts.get("gpu")
+    if facts["health"]["ok"] or not gpu:
+        return None
+    for item in gpu["gpus"]:
+        others = sorted((h for h in item["holders"] if not h["ours"]), key=lambda h: -(h["mib"] or 0))
+        if item["short"] and others:
+            holder = others[0]
+            return GPU_HINT.format(gpu=item["index"], free=item["memory_free_mib"], need=item["need_mib"],
+                                   pid=holder["pid"], cmd=guard.quote(holder["cmd"]), mib=holder["mib"], unit=unit)
+    return None
 
 
 def hint_for(facts, unit, holders):
@@ -333,6 +367,8 @@ def settings(config=None, host=None, port=None, unit=None, patterns=None):
     beside the unit (``~/.config/openclaw-vllm/service.conf``), else the defaults."""
     found = guard.read_service_config(config)
     return {
+        "gpus": found.get("gpus") or None,
+        "utilization": found.get("gpu_memory_utilization", gpu_facts.DEFAULT_UTILIZATION),
         "host": host if host is not None else found.get("host", DEFAULT_HOST),
         "port": guard.check_port(port if port is not None else found.get("port", DEFAULT_PORT)),
         "unit": unit or found.get("unit", DEFAULT_UNIT),
@@ -360,10 +396,10 @@ def gather(chosen):
         "unit": unit_state(unit, shown),
         "served": served(shown, report.holders),
         "guard": last_guard_event(),
-        "gpu": gpu_memory(),
+        "gpu": gpu_memory(chosen.get("gpus"), chosen.get("utilization", gpu_facts.DEFAULT_UTILIZATION), patterns),
     }
     facts["healthy"] = facts["health"]["ok"]
-    facts["hint"] = hint_for(facts, unit, report.holders)
+    facts["hint"] = hint_for(facts, unit, report.holders) or gpu_hint_for(facts, unit)
     return facts, report.holders
 
 
@@ -391,9 +427,17 @@ def render_extras(facts):
         if gpu["error"]:
             lines.append("gpu: %s" % gpu["error"])
         for item in gpu["gpus"]:
-            lines.append("gpu %s: %s/%s MiB used (%s)" % (item["index"], item["memory_used_mib"],
-                                                          item["memory_total_mib"], item["name"]))
+            need = ", needs %s free: short" % item["need_mib"] if item.get("short") else ""
+            lines.append("gpu %s: %s/%s MiB used (%s)%s" % (item["index"], item["memory_used_mib"],
+                                                            item["memory_total_mib"], item["name"], need))
     return lines
+
+
+def render_gpu_holders(facts):
+    """--verbose: one line per process holding GPU memory."""
+    return ["  gpu %s: pid=%s (%s) %s MiB cmd=%s" % (item["index"], holder["pid"], "ours" if holder["ours"] else "not ours",
+                                                    holder["mib"], guard.quote(holder["cmd"]))
+            for item in (facts.get("gpu") or {}).get("gpus", []) for holder in item.get("holders", [])]
 
 
 def render(facts, verbose, holders=()):
@@ -420,6 +464,7 @@ def render(facts, verbose, holders=()):
             lines.append("  pid=%s uid=%s kind=%s on %s: %s cmd=%s" % (
                 holder.pid, holder.uid, holder.kind, ",".join(holder.addresses),
                 guard.quote(holder.reason, limit=0)[1:-1], guard.quote(holder.cmd)))
+        lines.extend(render_gpu_holders(facts))
         if facts["hint"]:
             lines.append(facts["hint"])
     return lines

@@ -139,11 +139,18 @@ guard:
 gpu:
   description:
     - Null where C(nvidia-smi) does not exist. Else C(gpus), a list of C(index), C(name),
-      C(memory_used_mib) and C(memory_total_mib), and C(error) (why nvidia-smi failed, else null).
+      C(memory_used_mib), C(memory_total_mib) and C(memory_free_mib); C(need_mib) (what vLLM asks
+      for at the unit's C(gpu_memory_utilization), as the start-time GPU gate computes it; null for a
+      GPU the unit does not use) and C(short) (free below that); C(holders), a list of C(pid),
+      C(cmd), C(mib) and C(ours) (by the port guard's rules); and C(error) (why nvidia-smi failed,
+      else null).
   returned: always
   type: dict
 hint:
-  description: The one-line HINT naming an unknown port holder when health is down, else null.
+  description:
+    - The one-line HINT when health is down, else null. It names an unknown port holder or, failing
+      that, the largest holder that is not ours of a GPU the unit uses and that is short of memory
+      (C(HINT) C(vLLM blocked - GPU <i> has <n> MiB free, needs <n> MiB; held by pid=<pid> cmd="<cmd>" (<n> MiB)...)).
   returned: always
   type: str
 lines:
