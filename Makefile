@@ -49,6 +49,7 @@ docs: venv
 
 testhost:
 	bash scripts/testhost-image.sh
+	SUITE=trixie bash scripts/testhost-image.sh
 
 assets: venv
 	bash scripts/build-wheelhouse.sh .cache/wheelhouse
@@ -56,12 +57,15 @@ assets: venv
 	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2 --seed 1
 	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2-fault --seed 1 --fault-intermediate-size 512
 
-# as scripts/test.sh runs them: the shared-host scenarios, then the three-host fleet on its own
+# as scripts/test.sh runs them: the shared-host scenarios, then Debian 13 and the three-host fleet
+# on their own hosts
 molecule: venv testhost assets
 	bash scripts/fleet-image.sh
-	molecule destroy --all --exclude fleet  # a stale record of a created host would make create skip
+	molecule destroy --all --exclude fleet --exclude backoff  # a stale record of a created host would make create skip
 	molecule destroy -s fleet --no-shared-state
-	molecule test --all --exclude fleet
+	molecule destroy -s backoff --no-shared-state
+	molecule test --all --exclude fleet --exclude backoff
+	molecule test -s backoff --no-shared-state
 	molecule test -s fleet --no-shared-state
 
 demo: venv testhost assets

@@ -37,6 +37,7 @@ step "unit tests, ansible-core 2.16 and 2.20" bash scripts/unit-matrix.sh 2.16 2
 step "publishing checks" bash scripts/publish-checks.sh
 step "docs site (antsibull-docs + Sphinx, -W)" bash scripts/docs.sh
 step "test host image" bash scripts/testhost-image.sh
+step "test host image (Debian 13)" env SUITE=trixie bash scripts/testhost-image.sh
 step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
 step "tiny AWQ model" python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
 # The fleet scenario's second model version (other weights) and host 2's faulty copy of it
@@ -49,9 +50,13 @@ step "fleet models (v2, faulty v2)" bash -c '
 step "fleet image" bash scripts/fleet-image.sh
 # A host (or molecule's record of one) left by an interrupted run would be reused as if
 # freshly created: destroy both first. The fleet has its own hosts and state (not shared).
-step "molecule destroy (leftovers)" molecule destroy --all --exclude fleet
+step "molecule destroy (leftovers)" molecule destroy --all --exclude fleet --exclude backoff
 step "molecule destroy (fleet leftovers)" molecule destroy -s fleet --no-shared-state
-step "molecule (default, faults, hf_source, normal_start, reclaim, unknown_holder)" molecule test --all --exclude fleet
+step "molecule destroy (backoff leftovers)" molecule destroy -s backoff --no-shared-state
+step "molecule (default, faults, hf_source, normal_start, reclaim, unknown_holder)" \
+  molecule test --all --exclude fleet --exclude backoff
+# Debian 13 (systemd 257): the service role, and a refused start that backs off. Its own host.
+step "molecule backoff (Debian 13)" molecule test -s backoff --no-shared-state
 # Three hosts: provisioned in batches of 1, idempotence, then the roll-out tests (tests/test_fleet.py).
 # Its own step: under `--all` the base config's shared_state would skip its create.
 step "molecule fleet (three hosts)" molecule test -s fleet --no-shared-state

@@ -8,13 +8,15 @@
 #   FORCE=1          rebuild the image even if one with the same recipe hash exists
 #   MIRROR=URL       Debian mirror (default: the one this host's apt sources use,
 #                    else http://deb.debian.org/debian)
-#   IMAGE=NAME:TAG   image name (default localhost/openclaw-testhost:bookworm)
+#   SUITE=NAME       Debian suite: bookworm (Debian 12, default) or trixie (Debian 13)
+#   IMAGE=NAME:TAG   image name (default localhost/openclaw-testhost:$SUITE)
 #   SKIP_HOST_FIXES=1  do not touch cgroups or /etc/containers
 # The mmdebstrap hooks are shell snippets; "$1" is the chroot, expanded by mmdebstrap.
 # shellcheck disable=SC2016
 set -euo pipefail
 
-SUITE=bookworm
+# SUITE=trixie builds the Debian 13 host (systemd 257: RestartSteps=), beside the Debian 12 one.
+SUITE=${SUITE:-bookworm}
 IMAGE=${IMAGE:-localhost/openclaw-testhost:${SUITE}}
 # Packages in the image (mmdebstrap --variant=minbase adds the Essential set).
 IMAGE_PACKAGES=(
