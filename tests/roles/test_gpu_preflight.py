@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT
 from gpu_double import FAKES, H100, T4, V100, gpu_host
+from test_interrupted_runs import wheel
 from test_role_guardrails import run_role
 
 pytestmark = [
@@ -117,6 +118,35 @@ def test_a_good_gpu_host_passes(tmp_path, host):
     assert rc == 0, failed
     facts = [result for name, result in results if name.endswith("Read the GPUs and the NVIDIA driver")][0]
     assert facts["driver"] == "580.65.06" and facts["cuda"] == "13.0" and len(facts["gpus"]) == 2
+
+
+def build_python(root):
+    current = root / "current" / "bin" / "python"
+    return lambda code: subprocess.run([str(current), "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_a_cuda_build_carries_flashinfers_kernels_at_vllms_version(tmp_path, host):
+    """Stand-in wheels (test doubles of PyPI's vllm 0.33.0 and FlashInfer's packages): the CUDA
+    build gets flashinfer-cubin at the version vLLM's flashinfer-python pin chose, not the newest."""
+    host([H100])
+    house = tmp_path / "wheelhouse"
+    house.mkdir()
+    wheel(house, "vllm", "0.33.0", {"vllm/__init__.py": ""}, requires=["flashinfer-python==0.6.18"])
+    wheel(house, "flashinfer-python", "0.6.18", {"flashinfer/__init__.py": ""})
+    for version in ("0.6.18", "0.6.19"):
+        wheel(house, "flashinfer-cubin", version, {"flashinfer_cubin/__init__.py": ""})
+    given = venv_vars(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_wheelhouse=str(house), vllm_venv_min_free_gb=0)
+    rc, failed, results, _ = run_role(tmp_path, "vllm_venv", given)
+    assert rc == 0, failed
+    version_of = build_python(tmp_path / "venv")
+    assert version_of("import importlib.metadata as m; print(m.version('flashinfer-cubin'))").strip() == "0.6.18"
+    with_kernels = os.path.realpath(tmp_path / "venv" / "current")
+    assert os.path.basename(with_kernels).startswith("vllm-cuda-")
+    # Without them (vllm_venv_flashinfer_cubin: false): another build, and no cubin in it.
+    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", dict(given, vllm_venv_flashinfer_cubin=False))
+    assert rc == 0, failed
+    assert os.path.realpath(tmp_path / "venv" / "current") != with_kernels
+    assert version_of("import importlib.util as u; print(u.find_spec('flashinfer_cubin'))").strip() == "None"
 
 
 # --------------------------------------------------------------------------- vllm_service

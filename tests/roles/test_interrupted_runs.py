@@ -36,12 +36,13 @@ KILL_POINTS = [
 ]
 
 
-def wheel(directory, name, version, files):
+def wheel(directory, name, version, files, requires=()):
     """A minimal, valid wheel (a test stand-in for a package from PyPI)."""
     dist = "%s-%s" % (name.replace("-", "_"), version)
     path = directory / ("%s-py3-none-any.whl" % dist)
     files = dict(files)
-    files["%s.dist-info/METADATA" % dist] = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)
+    files["%s.dist-info/METADATA" % dist] = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s" % (
+        name, version, "".join("Requires-Dist: %s\n" % requirement for requirement in requires))
     files["%s.dist-info/WHEEL" % dist] = "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     files["%s.dist-info/RECORD" % dist] = "".join("%s,,\n" % f for f in list(files) + ["%s.dist-info/RECORD" % dist])
     with zipfile.ZipFile(path, "w") as archive:
