@@ -435,9 +435,13 @@ def render_extras(facts):
 
 def render_gpu_holders(facts):
     """--verbose: one line per process holding GPU memory."""
-    return ["  gpu %s: pid=%s (%s) %s MiB cmd=%s" % (item["index"], holder["pid"], "ours" if holder["ours"] else "not ours",
-                                                    holder["mib"], guard.quote(holder["cmd"]))
-            for item in (facts.get("gpu") or {}).get("gpus", []) for holder in item.get("holders", [])]
+    lines = []
+    for item in (facts.get("gpu") or {}).get("gpus", []):
+        for holder in item.get("holders", []):
+            lines.append("  gpu %s: pid=%s (%s) %s MiB cmd=%s" % (
+                item["index"], holder["pid"], "ours" if holder["ours"] else "not ours", holder["mib"],
+                guard.quote(holder["cmd"])))
+    return lines
 
 
 def render(facts, verbose, holders=()):
