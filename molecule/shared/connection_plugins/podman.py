@@ -54,9 +54,16 @@ DOCUMENTATION = """
 
 import shlex
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.connection import ensure_connect
 from ansible_collections.containers.podman.plugins.connection.podman import Connection as UpstreamConnection
+
+# When podman itself fails (the container is stopped or gone) `podman exec` exits 125 or, in the
+# podman here, 255 with "Error: ..." on stderr: the host is unreachable, as ssh's 255 says.
+# Without pipelining ansible learnt it from the failed mkdir of its temporary directory; a
+# pipelined module has none, so say it here.
+PODMAN_ERRORS = (125, 255)
 
 
 class Connection(UpstreamConnection):
@@ -66,8 +73,14 @@ class Connection(UpstreamConnection):
     @ensure_connect
     def exec_command(self, cmd, in_data=None, sudoable=False):
         if in_data is None:
-            return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
-        # The base class's bookkeeping, then `podman exec -i` so the module reaches the host's stdin.
-        super(UpstreamConnection, self).exec_command(cmd, in_data=in_data, sudoable=sudoable)
-        exec_args = ["exec", "-i"] + (["--user", self.user] if self.user else [])
-        return self._podman(exec_args, shlex.split(to_native(cmd, errors="surrogate_or_strict")), in_data)
+            rc, stdout, stderr = super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        else:
+            # The base class's bookkeeping, then `podman exec -i` so the module reaches the host's stdin.
+            super(UpstreamConnection, self).exec_command(cmd, in_data=in_data, sudoable=sudoable)
+            exec_args = ["exec", "-i"] + (["--user", self.user] if self.user else [])
+            rc, stdout, stderr = self._podman(exec_args, shlex.split(to_native(cmd, errors="surrogate_or_strict")),
+                                              in_data)
+        if rc in PODMAN_ERRORS and stderr.lstrip().startswith(b"Error: "):
+            raise AnsibleConnectionFailure("podman exec on %s failed: %s" % (
+                self._container_id, to_native(stderr, errors="surrogate_or_replace").strip()))
+        return rc, stdout, stderr
