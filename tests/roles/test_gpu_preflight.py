@@ -205,10 +205,12 @@ def test_model_fit_counts_the_gpus_the_unit_uses(tmp_path, host, gpus, weights, 
 def render_unit(tmp_path, kind, **more):
     """The unit template, rendered by Ansible with the role's defaults and vars."""
     dest = tmp_path / ("unit-%s" % kind)
-    realpaths = {"rc": 0, "stdout_lines": ["/opt/openclaw-vllm/builds/vllm-%s-0123456789ab" % kind, "/m/v1"]}
+    # Preflight's read of the host, as the role would register it on a host with this build.
+    read = {"stdout_lines": ["venv_resolved=/opt/openclaw-vllm/builds/vllm-%s-0123456789ab" % kind,
+                             "model_resolved=/m/v1", "systemd=" + more.pop("systemd", "systemd 252 (252.39-1~deb12u1)")]}
     play = [{"hosts": "localhost", "gather_facts": False,
              "vars_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
-             "vars": {"__vllm_service_realpaths": realpaths},
+             "vars": {"__vllm_service_host": read},
              "tasks": [{"ansible.builtin.template": {"src": str(ROLE / "templates" / "openclaw-vllm.service.j2"),
                                                     "dest": str(dest), "mode": "0644"}}]}]
     path = tmp_path / "render.json"
@@ -236,7 +238,7 @@ def test_the_gate_runs_after_the_guard_on_cuda_builds_only(tmp_path):
 @pytest.mark.parametrize("version, backoff", [("systemd 257 (257.9-1~deb13u1)", True),
                                               ("systemd 252 (252.39-1~deb12u1)", False)])
 def test_restart_backs_off_where_systemd_can(tmp_path, version, backoff):
-    unit = render_unit(tmp_path, "cpu", __vllm_service_systemctl={"stdout": version + "\n+PAM +AUDIT"})
+    unit = render_unit(tmp_path, "cpu", systemd=version)
     lines = unit.splitlines()
     assert "RestartSec=10" in lines
     assert ("RestartSteps=5" in lines and "RestartMaxDelaySec=300" in lines) == backoff

@@ -74,5 +74,5 @@ def test_vllm_service_preflight_tag_alone(tmp_path):
     rc, failed, names, stats = run_tagged(tmp_path, "vllm_service", {
         "vllm_service_venv_path": str(venv), "vllm_service_model_path": str(model)}, "vllm_service_preflight")
     assert rc == 0, failed
-    assert "Resolve the build and the model version in use" in names
+    assert "Read the service user, the build, the model and systemd" in names
     assert not [n for n in names if n.startswith("Install") or n == "Create the service user"]

@@ -13,6 +13,9 @@ gpu_facts.py.
 process was started with, read from /proc/<MainPID>/cmdline, else what the unit's
 ExecStart names), the guard's last event from the journal and the GPUs' memory: the
 facts of one row of the fleet status (fleet_status.py).
+
+``--complete`` (the role's gate) also sends one real completion when /health answers, with
+the API key from the environment file beside the config (never from the command line).
 """
 
 from __future__ import annotations
@@ -88,6 +91,62 @@ def check_health(url, timeout=HEALTH_TIMEOUT):
     except (OSError, ValueError) as exc:
         result["error"] = str(exc) or type(exc).__name__
     result["ok"] = result["status"] == 200
+    return result
+
+
+COMPLETION_TIMEOUT = 300.0
+ENV_FILE = "env"  # beside the service config: VLLM_API_KEY='...' (0600, the service user's)
+
+
+def api_key(config):
+    """VLLM_API_KEY from the environment, else from the unit's environment file beside
+    ``config`` (as the role writes it: single-quoted); '' when neither has one."""
+    key = os.environ.get("VLLM_API_KEY")
+    if key:
+        return key
+    try:
+        with open(os.path.join(os.path.dirname(config), ENV_FILE), encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    for line in lines:
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == "VLLM_API_KEY":
+            value = value.strip()
+            return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+    return ""
+
+
+def complete(base_url, model, prompt, max_tokens, key="", timeout=COMPLETION_TIMEOUT):
+    """{'ok', 'status', 'tokens', 'text', 'error'} for one POST /v1/completions (greedy).
+
+    ok: the answer is 200 and says it generated at least one token. The error never holds
+    the key: it is the server's status and the start of its answer."""
+    import urllib.error
+    import urllib.request
+
+    result = {"ok": False, "status": None, "tokens": 0, "text": None, "error": None}
+    body = json.dumps({"model": model, "prompt": prompt, "max_tokens": int(max_tokens), "temperature": 0}).encode()
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = "Bearer " + key
+    request = urllib.request.Request(base_url + "/v1/completions", data=body, headers=headers, method="POST")
+    # No proxy: vLLM is on this host, and a proxy from the environment would only get in the way.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=timeout) as answer:
+            result["status"] = answer.status
+            data = json.loads(answer.read(1 << 20).decode("utf-8", "replace"))
+        result["tokens"] = int(((data.get("usage") or {}).get("completion_tokens")) or 0)
+        result["text"] = ((data.get("choices") or [{}])[0] or {}).get("text")
+        if result["tokens"] <= 0:
+            result["error"] = "the completion returned no tokens: %s" % json.dumps(data)[:300]
+    except urllib.error.HTTPError as exc:
+        result["status"] = exc.code
+        result["error"] = "HTTP %d: %s" % (exc.code, exc.read(300).decode("utf-8", "replace"))
+    except (OSError, ValueError, AttributeError, TypeError, IndexError) as exc:
+        result["error"] = str(exc) or type(exc).__name__
+    result["ok"] = result["status"] == 200 and result["tokens"] > 0
     return result
 
 
@@ -380,9 +439,11 @@ def settings(config=None, host=None, port=None, unit=None, patterns=None):
 FACT_KEYS = ("host", "port", "patterns", "health", "healthy", "hint", "probe", "unit", "served", "guard", "gpu")
 
 
-def gather(chosen):
+def gather(chosen, completion=None):
     """(facts, the guard's holders) for the settings() chosen: every fact ``status`` reports
-    (FACT_KEYS), as one JSON-ready dict (text is valid UTF-8)."""
+    (FACT_KEYS), as one JSON-ready dict (text is valid UTF-8). ``completion`` ({prompt,
+    max_tokens, model or None}): also the fact ``completion``, complete()'s result when
+    /health answers, else None."""
     host, unit, patterns = chosen["host"], chosen["unit"], chosen["patterns"]
     port = guard.check_port(chosen["port"])
     report = guard.probe(port, host, patterns)
@@ -400,6 +461,12 @@ def gather(chosen):
     }
     facts["healthy"] = facts["health"]["ok"]
     facts["hint"] = hint_for(facts, unit, report.holders) or gpu_hint_for(facts, unit)
+    if completion:
+        facts["completion"] = None
+    if completion and facts["healthy"]:
+        model = completion.get("model") or facts["served"].get("served_model_name")
+        facts["completion"] = complete(facts["health"]["url"].rsplit("/health", 1)[0], model, completion["prompt"],
+                                       completion["max_tokens"], api_key(chosen["config"]))
     return facts, report.holders
 
 
@@ -463,6 +530,10 @@ def render(facts, verbose, holders=()):
         lines.append("port %d: held by %s" % (facts["port"], ", ".join(
             "%s pid=%s" % (h["kind"], h["pid"]) for h in probe["holders"])))
     lines.extend(render_extras(facts))
+    done = facts.get("completion")
+    if done:
+        lines.append("completion: %s" % ("%d tokens: %s" % (done["tokens"], json.dumps(done["text"]))
+                                         if done["ok"] else "failed: %s" % done["error"]))
     if verbose:
         for holder in holders:
             lines.append("  pid=%s uid=%s kind=%s on %s: %s cmd=%s" % (
@@ -489,17 +560,26 @@ def main(argv=None):
     status.add_argument("--port", help="port vLLM binds (default: the config's, else %d)" % DEFAULT_PORT)
     status.add_argument("--unit", help="systemd user unit (default: the config's, else %s)" % DEFAULT_UNIT)
     status.add_argument("--pattern", action="append", help="identity pattern of our vLLM (default: the config's)")
+    status.add_argument("--complete", action="store_true",
+                        help="when healthy, also send one real completion (the API key: $VLLM_API_KEY, else the "
+                             "environment file beside the config); exit 1 when it returns no tokens")
+    status.add_argument("--prompt", default="Hello, my name is", help="the completion's prompt")
+    status.add_argument("--max-tokens", type=int, default=8, help="the completion's max_tokens (default 8)")
+    status.add_argument("--model", help="the model name to ask for (default: the one the running vLLM serves)")
     args = parser.parse_args(argv)
+    if args.max_tokens < 1:
+        parser.error("--max-tokens must be at least 1, got %d" % args.max_tokens)
     try:
         chosen = settings(args.config, args.host, args.port, args.unit, args.pattern)
-        facts, holders = gather(chosen)
+        facts, holders = gather(chosen, {"prompt": args.prompt, "max_tokens": args.max_tokens, "model": args.model}
+                                if args.complete else None)
     except guard.UsageError as exc:
         parser.error(str(exc))
     if args.json:
         print(json.dumps(facts, indent=2, sort_keys=True))
     else:
         print("\n".join(render(facts, args.verbose, holders)))
-    return 0 if facts["healthy"] else 1
+    return 0 if facts["healthy"] and (facts.get("completion") or {}).get("ok", not args.complete) else 1
 
 
 if __name__ == "__main__":
