@@ -142,6 +142,14 @@ def test_gate_refuses_and_names_the_holder(tmp_path, holder):
     assert holder.poll() is None, "the gate never kills a holder"
 
 
+def test_gate_names_a_holder_the_driver_gives_no_pid_for(tmp_path):
+    """nvidia-smi prints [N/A] for a process in another PID namespace: '?' in the journal, not None."""
+    folder = gpu_host(tmp_path / "smi", [held(H100, 70000)], apps=[(0, "[N/A]", "[N/A]", "[Not Found]")])
+    proc = gate(folder, "--utilization=0.85", "--wait=0")
+    assert proc.returncode == 43
+    assert proc.stderr.splitlines()[-1] == 'VLLM_GPU_HELD gpu=0 pid=? cmd="[Not Found]" mib=?'
+
+
 def test_gate_checks_only_the_visible_gpus(tmp_path):
     folder = gpu_host(tmp_path / "smi", [H100, held(H100, 70000)])
     assert gate(folder, visible="0").returncode == 0

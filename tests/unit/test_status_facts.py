@@ -327,6 +327,16 @@ def test_gpu_hint_names_the_largest_holder_that_is_not_ours(fake_tools, tmp_path
     assert text[-1] == facts["hint"]
 
 
+def test_gpu_hint_for_a_holder_the_driver_gives_no_pid_for(fake_tools, tmp_path):
+    """nvidia-smi prints [N/A] for a process in another PID namespace: the hint says '?', not None."""
+    folder = gpu_host(tmp_path / "smi", [dict(H100, used=80000, free=1559)], apps=[(0, "[N/A]", "[N/A]", "python3")])
+    config = tmp_path / "service.conf"
+    config.write_text("port=%d\ngpus=0\n" % free_port())
+    facts = status_json("--config", str(config), env=gpu_env(fake_tools, folder))
+    assert facts["gpu"]["gpus"][0]["holders"] == [{"pid": None, "cmd": "python3", "mib": None, "ours": False}]
+    assert "held by pid=? cmd=\"python3\" (? MiB)" in facts["hint"], facts["hint"]
+
+
 def test_no_gpu_hint_when_only_ours_hold_it_or_it_is_not_short(fake_tools, tmp_path, gpu_holders):
     ours, train = gpu_holders("vllm"), gpu_holders("train.py")
     config = tmp_path / "service.conf"

@@ -97,7 +97,9 @@ def run_gate(utilization, gpus, nvidia_smi="nvidia-smi", wait=DEFAULT_WAIT, log=
         short = True
         log("VLLM_GPU_MEM_LOW", level="warning", gpu=row["gpu"], free_mib=row["free_mib"], need_mib=row["need_mib"])
         for app in row["holders"]:
-            log("VLLM_GPU_HELD", level="warning", gpu=row["gpu"], pid=app["pid"], cmd=app["cmd"], mib=app["used_mib"])
+            # "?": nvidia-smi said [N/A] (a process in another PID namespace, or a driver that does not tell).
+            log("VLLM_GPU_HELD", level="warning", gpu=row["gpu"], pid="?" if app["pid"] is None else app["pid"],
+                cmd=app["cmd"], mib="?" if app["used_mib"] is None else app["used_mib"])
     return EXIT_GPU_MEM_LOW if short else EXIT_OK
 
 

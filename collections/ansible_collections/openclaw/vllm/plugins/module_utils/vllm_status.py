@@ -386,6 +386,12 @@ def gpu_memory(devices=None, utilization=gpu_facts.DEFAULT_UTILIZATION, patterns
     return {"gpus": gpus, "error": None}
 
 
+def _known(value):
+    """A pid or MiB as shown to people: '?' where nvidia-smi said [N/A] (a process in another
+    PID namespace, or a driver that does not tell)."""
+    return "?" if value is None else value
+
+
 GPU_HINT = ("HINT: vLLM blocked \u2014 GPU {gpu} has {free} MiB free, needs {need} MiB; held by pid={pid} cmd={cmd} "
             "({mib} MiB). Stop it, then restart {unit}.")
 
@@ -401,7 +407,8 @@ def gpu_hint_for(facts, unit):
         if item["short"] and others:
             holder = others[0]
             return GPU_HINT.format(gpu=item["index"], free=item["memory_free_mib"], need=item["need_mib"],
-                                   pid=holder["pid"], cmd=guard.quote(holder["cmd"]), mib=holder["mib"], unit=unit)
+                                   pid=_known(holder["pid"]), cmd=guard.quote(holder["cmd"]), mib=_known(holder["mib"]),
+                                   unit=unit)
     return None
 
 
@@ -506,7 +513,7 @@ def render_gpu_holders(facts):
     for item in (facts.get("gpu") or {}).get("gpus", []):
         for holder in item.get("holders", []):
             lines.append("  gpu %s: pid=%s (%s) %s MiB cmd=%s" % (
-                item["index"], holder["pid"], "ours" if holder["ours"] else "not ours", holder["mib"],
+                item["index"], _known(holder["pid"]), "ours" if holder["ours"] else "not ours", _known(holder["mib"]),
                 guard.quote(holder["cmd"])))
     return lines
 
