@@ -93,7 +93,9 @@ additional_build_files:
   - src: $(basename "$tarball")
     dest: .
 YAML
-(cd "$scratch/ee" && ansible-builder create --file execution-environment.yml --context context >/dev/null)
+# The output file is named: by default ansible-builder picks podman or docker by what is on PATH
+# when it is imported and writes a Dockerfile for docker (`create` has no --container-runtime).
+(cd "$scratch/ee" && ansible-builder create --output-filename Containerfile --file execution-environment.yml --context context >/dev/null)
 [[ -f $scratch/ee/context/Containerfile && -f $scratch/ee/context/_build/$(basename "$tarball") ]] &&
   grep -q "$(basename "$tarball")" "$scratch/ee/context/_build/requirements.yml" ||
   { echo "ansible-builder create: no Containerfile, tarball or requirements.yml in the context" >&2; exit 1; }

@@ -37,8 +37,6 @@ MASK_UNITS=(
 # a lingering user@UID.service emptied its cgroup and waits out TimeoutStopSec
 # (120 s): container stop and `loginctl disable-linger` hang. Cap it.
 USER_MANAGER_DROPIN=$'[Service]\nTimeoutStopSec=3s'
-# Host packages (rootful podman, default CNI network, image build).
-HOST_PACKAGES=(podman mmdebstrap)
 # Bump when the build recipe below changes in a way the hash cannot see.
 RECIPE_VERSION=1
 HASH_LABEL=org.openclaw.testhost.recipe
@@ -49,20 +47,8 @@ die() { log "ERROR: $*"; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root (rootful podman, mmdebstrap root mode, host fixes)"
 
-# --- 1. host packages ---------------------------------------------------------
-missing=()
-for p in "${HOST_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing host packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  # A broken third-party source must not stop us; the install below still fails loudly.
-  apt-get update -qq || log "apt-get update reported errors; trying the install anyway"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  log "host packages present: ${HOST_PACKAGES[*]}"
-fi
+# --- 1. host packages (podman, mmdebstrap: scripts/bootstrap.sh, the tier's one list) ---
+bash "$(dirname "$0")/bootstrap.sh"
 
 # --- 2. host fixes --------------------------------------------------------------
 cgroup_v1_mounted() { # controller -> true if a v1 hierarchy carries it

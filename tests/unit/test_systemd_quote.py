@@ -1,9 +1,9 @@
 """systemd quoting: values from variables reach vLLM unchanged (checked by systemd-analyze)."""
 import os
-import shutil
 import subprocess
 
 import pytest
+from conftest import needs_tools
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.systemd_escape import systemd_command, systemd_quote
 
@@ -28,7 +28,7 @@ def test_systemd_command_quotes_each_argument():
         '/opt/v/bin/vllm serve /srv/m --served-model-name "a b%%$$"'
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+@needs_tools("systemd-analyze")
 def test_systemd_analyze_accepts_and_parses_the_quoted_line(tmp_path):
     """systemd itself parses the line: a bad specifier or quote makes verify fail."""
     program = tmp_path / "bin" / "vllm"
