@@ -4,18 +4,23 @@
 # and the fast inner loop:
 #   make unit   pytest on the guard, modules, status and filters (seconds)
 #   make roles  the roles' guardrails, run for real on this machine (about a minute)
+#   make rehearsal  a fresh machine in a container: .ci/run from a clean clone, up to the test hosts
 #   make status one table for the fleet (one row per host) and openclaw-vllm-status.json
 SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test unit unit-matrix roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
+.PHONY: rehearsal test unit unit-matrix roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
 
 test:
 	bash scripts/test.sh
 
 venv:
 	bash scripts/venv.sh
+
+# CONTRIBUTING.md says when: before resolving anything that changes setup (REF=, UNTIL=, CMD=)
+rehearsal:
+	bash scripts/rehearse-fresh.sh
 
 unit: venv
 	pytest -q tests/unit

@@ -8,9 +8,15 @@ export PATH="$PWD/.venv/bin:$PATH"
 # Tests never skip for a missing system tool here (tests/conftest.py): bootstrap installed them.
 export OPENCLAW_VLLM_FULL_TIER=1
 
+# OPENCLAW_VLLM_TIER_UNTIL="<step name>": stop, green, before that step (scripts/rehearse-fresh.sh
+# runs the tier up to the test hosts in a container that cannot run them).
 step() {
   local name=$1
   shift
+  if [[ $name == "${OPENCLAW_VLLM_TIER_UNTIL:-}" ]]; then
+    echo "=== stopped before '$name' (OPENCLAW_VLLM_TIER_UNTIL), all green in ${SECONDS}s"
+    exit 0
+  fi
   local start=$SECONDS
   echo "=== $name"
   "$@"

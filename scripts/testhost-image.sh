@@ -11,6 +11,7 @@
 #   SUITE=NAME       Debian suite: bookworm (Debian 12, default) or trixie (Debian 13)
 #   IMAGE=NAME:TAG   image name (default localhost/openclaw-testhost:$SUITE)
 #   SKIP_HOST_FIXES=1  do not touch cgroups or /etc/containers
+#   PACKAGES=a,b,... the image's packages instead of the test host's (with IMAGE)
 # The mmdebstrap hooks are shell snippets; "$1" is the chroot, expanded by mmdebstrap.
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -25,6 +26,8 @@ IMAGE_PACKAGES=(
   iproute2 procps ca-certificates curl
   libnuma1 libgomp1
 )
+# PACKAGES="a,b,...": another package list (scripts/rehearse-fresh.sh's clean machine), with IMAGE.
+[[ -n ${PACKAGES:-} ]] && IFS=, read -ra IMAGE_PACKAGES <<<"$PACKAGES"
 # Units that are useless (or harmful: apt timers) in a test container.
 # systemd-logind stays: linger (user managers at boot) needs it.
 MASK_UNITS=(

@@ -39,7 +39,7 @@ def test_document_from_each_kind_of_result(vllm_serve):  # noqa: F811
     assert doc["generated"] == "2026-11-27T10:00:00+00:00"
     gpu1 = doc["hosts"]["gpu1"]
     assert gpu1["reachable"] is True and gpu1["error"] is None
-    assert set(gpu1) == {"reachable", "error", "host", "port", "patterns", "health", "healthy", "hint", "probe",
+    assert set(gpu1) == {"reachable", "error", "host", "port", "patterns", "health", "healthy", "owner", "hint", "probe",
                          "unit", "served", "guard", "gpu"}  # no Ansible bookkeeping (changed, lines, ...)
     assert gpu1["served"]["model"]["version"] == VERSION and gpu1["served"]["build"]["id"] == BUILD
     assert doc["hosts"]["gone"] == {"reachable": False, "error": UNREACHABLE}

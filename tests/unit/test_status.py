@@ -1,5 +1,6 @@
 """``openclaw-vllm status``: health, holders and the one-line HINT, against real servers."""
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -93,12 +94,29 @@ def test_free_port_gives_no_hint():
 
 
 def test_healthy_gives_no_hint_and_exit_0(http_server):
+    """Ours (vllm-like: no user manager answers here, a vLLM started by hand) and /health 200."""
     port = free_port()
-    http_server("unknown-holder", port, healthy=True)
+    http_server("vllm", port, healthy=True)
     result = status("--verbose", "--port", port)
     assert result.returncode == 0, result.stdout
     assert result.stdout.startswith("health: up")
     assert "HINT" not in result.stdout
+    assert json.loads(status("--json", "--port", port).stdout)["owner"] == {"ours": True, "by": "identity",
+                                                                          "why": None}
+
+
+def test_an_unknown_holder_that_answers_health_is_held_not_healthy(http_server):
+    """/health 200 from a process that is not ours: held by it, exit 1, the seed's HINT."""
+    port = free_port()
+    holder = http_server("unknown-holder", port, healthy=True)
+    result = status("--verbose", "--port", port)
+    assert result.returncode == 1, result.stdout
+    cmd = "unknown-holder -m http.server --bind 127.0.0.1 --directory %s %d" % (holder.docroot, port)
+    assert result.stdout.startswith("health: held, not ours (http://127.0.0.1:%d/health answers, but port %d is "
+                                    "held by an unknown process pid=%d uid=%d" % (port, port, holder.pid, os.getuid()))
+    assert result.stdout.splitlines()[-1] == HINT.format(port=port, pid=holder.pid, cmd=cmd)
+    facts = json.loads(status("--json", "--port", port).stdout)
+    assert facts["health"]["ok"] is True and facts["healthy"] is False and facts["owner"]["ours"] is False
 
 
 @needs_root

@@ -5,13 +5,16 @@ what is under test is the client, its key handling and its verdict, not vLLM. Th
 scenarios send the same completion to a real vLLM.
 """
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import STATUS, free_port, wait_gone
+from conftest import STATUS, SYSTEM_PYTHON, free_port, needs_root, wait_gone
 
 # The test double of vLLM: /health, and /v1/completions behind a bearer key. Each POST is
 # appended to requests.jsonl (its Authorization header and body) so the tests see what was sent.
@@ -21,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 port, tokens, healthy, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "up", sys.argv[4]
 key = os.environ["FAKE_VLLM_KEY"]  # not in argv: status shows the port holder's command line
+# "redirect:<url>": every POST answers 307 to <url>; "echo": a 401 that echoes the Authorization.
+mode = os.environ.get("FAKE_VLLM_MODE", "")
 
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
@@ -41,6 +46,14 @@ class Handler(BaseHTTPRequestHandler):
         sent = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with open(log, "a") as handle:
             handle.write(json.dumps({"auth": self.headers.get("Authorization"), "body": sent}) + "\n")
+        if mode.startswith("redirect:"):
+            self.send_response(307)
+            self.send_header("Location", mode.split(":", 1)[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if mode == "echo":
+            return self.answer(401, {"error": "bad key: %s" % self.headers.get("Authorization")})
         if self.headers.get("Authorization") != "Bearer " + key:
             return self.answer(401, {"error": "Unauthorized"})
         self.answer(200, {"choices": [{"text": " Ada" * tokens}], "usage": {"completion_tokens": tokens}})
@@ -54,15 +67,28 @@ KEY = "k3y-100%-$not-secret"
 @pytest.fixture
 def fake_vllm(tmp_path):
     """Start the test double; returns (port, requests log, config path)."""
-    started = []
+    started, cleanup = [], []
 
-    def _start(tokens=4, healthy=True, key=KEY, env_line=None):
+    def _start(tokens=4, healthy=True, key=KEY, env_line=None, mode="", user=None):
         port = free_port()
-        log = tmp_path / "requests.jsonl"
-        script = tmp_path / "fake_vllm.py"
+        log = tmp_path / ("requests%d.jsonl" % len(started))
+        # Named vllm: ours by the guard's rules (a vLLM started by hand, no user manager here).
+        (tmp_path / "bin").mkdir(exist_ok=True)
+        script = tmp_path / "bin" / "vllm"
         script.write_text(FAKE_VLLM)
-        proc = subprocess.Popen([sys.executable, str(script), str(port), str(tokens), "up" if healthy else "down",
-                                 str(log)], env={"FAKE_VLLM_KEY": key, "PATH": "/usr/bin:/bin"})
+        argv = [sys.executable, str(script), str(port), str(tokens), "up" if healthy else "down", str(log)]
+        if user:  # another user's squatter: the system interpreter, a script and a log it may use
+            shared = Path(tempfile.mkdtemp(prefix="openclaw-squatter-"))
+            shared.chmod(0o755)
+            (shared / "bin").mkdir()
+            (shared / "bin" / "vllm").write_text(FAKE_VLLM)
+            log = shared / "requests.jsonl"
+            log.touch()
+            log.chmod(0o666)
+            cleanup.append(shared)
+            argv = ["setpriv", "--reuid=" + user, "--regid=nogroup", "--clear-groups", "--", SYSTEM_PYTHON,
+                    str(shared / "bin" / "vllm")] + argv[2:-1] + [str(log)]
+        proc = subprocess.Popen(argv, env={"FAKE_VLLM_KEY": key, "FAKE_VLLM_MODE": mode, "PATH": "/usr/bin:/bin"})
         started.append(proc)
         config_dir = tmp_path / "openclaw-vllm"
         config_dir.mkdir(exist_ok=True)
@@ -81,6 +107,8 @@ def fake_vllm(tmp_path):
     for proc in started:
         proc.kill()
         wait_gone(proc.pid)
+    for path in cleanup:
+        shutil.rmtree(path)
 
 
 def complete(config, *more):
@@ -143,3 +171,60 @@ def test_max_tokens_below_one_names_the_input(fake_vllm):
     rc, facts, proc = complete(config, "--max-tokens", "0")
     assert rc == 2 and "--max-tokens must be at least 1, got 0" in proc.stderr
     assert sent(log) == []
+
+
+# --------------------------------------------------------------------------- the key reaches our vLLM only
+
+@needs_root
+def test_a_squatter_of_another_user_never_receives_the_key(fake_vllm):
+    """nobody's process, named vllm, answers /health 200 and would answer any completion: it is
+    not ours, so status is not healthy, the completion is not attempted and nothing is sent."""
+    port, log, config = fake_vllm(user="nobody")
+    rc, facts, proc = complete(config, "--model", "m")
+    assert rc == 1, proc.stdout
+    assert facts["health"]["ok"] is True and facts["healthy"] is False
+    assert facts["owner"]["ours"] is False and "uid=65534" in facts["owner"]["why"]
+    assert facts["completion"]["ok"] is False
+    assert facts["completion"]["error"].startswith("not attempted (the API key goes to our service only): port %d "
+                                                   "is held by an unknown process pid=" % port)
+    assert sent(log) == []
+    assert facts["hint"].startswith("HINT: vLLM blocked \u2014 port %d held by unknown process (pid=" % port)
+
+
+def test_a_redirect_is_not_followed_with_the_key(fake_vllm):
+    """Our vLLM answers 307 to another server: the key goes nowhere else, the 3xx is the failure."""
+    target_port, target_log, _ = fake_vllm()
+    port, log, config = fake_vllm(mode="redirect:http://127.0.0.1:%d/v1/completions" % target_port)
+    rc, facts, proc = complete(config, "--model", "m")
+    assert rc == 1
+    assert facts["completion"]["status"] == 307
+    assert facts["completion"]["error"].startswith(
+        "HTTP 307 (a redirect to http://127.0.0.1:%d/v1/completions: not followed)" % target_port)
+    assert len(sent(log)) == 1 and sent(target_log) == []
+
+
+def test_an_answer_that_echoes_the_key_is_redacted(fake_vllm):
+    port, log, config = fake_vllm(mode="echo")
+    rc, facts, proc = complete(config, "--model", "m")
+    assert rc == 1
+    assert sent(log)[0]["auth"] == "Bearer " + KEY  # it was sent, and echoed back
+    assert "bad key: Bearer [REDACTED]" in facts["completion"]["error"]
+    assert KEY not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n\r\n"])
+def test_a_key_file_with_crlf_endings_works(fake_vllm, ending):
+    """A CRLF environment file (or a block scalar's newline): the line ending is not the key."""
+    port, log, config = fake_vllm(tokens=2, env_line="VLLM_API_KEY='%s'%s" % (KEY, ending))
+    rc, facts, proc = complete(config, "--model", "m")
+    assert rc == 0, proc.stdout
+    assert sent(log)[0]["auth"] == "Bearer " + KEY
+
+
+def test_a_key_with_a_control_character_is_refused_without_its_value(fake_vllm):
+    port, log, config = fake_vllm(env_line="VLLM_API_KEY='abc\x1bdef-secret'")
+    rc, facts, proc = complete(config, "--model", "m")
+    assert rc == 1
+    assert facts["completion"]["error"] == "the API key has a control character or a space (14 characters; not shown)"
+    assert sent(log) == []
+    assert "def-secret" not in proc.stdout + proc.stderr

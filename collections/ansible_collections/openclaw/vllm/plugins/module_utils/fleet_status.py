@@ -82,8 +82,11 @@ def cut(text, width):
 
 def _health(facts):
     health = facts.get("health") or {}
-    if health.get("ok"):
+    owner = facts.get("owner") or {}
+    if health.get("ok") and owner.get("ours", True):
         return "up"
+    if health.get("ok"):  # something answers, but not our service: never "up"
+        return "held (%s)" % (owner.get("why") or "not ours")
     reason = health.get("status") or health.get("error") or "?"
     reason = str(reason)
     if reason.startswith("[Errno"):

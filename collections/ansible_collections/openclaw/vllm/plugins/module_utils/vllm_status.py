@@ -3,7 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """``openclaw-vllm status``: health, port holder and unit state of the vLLM service.
 
-Exit 0 when ``GET /health`` answers 200, 1 otherwise. ``--verbose`` adds the holders (of the
+Exit 0 when OUR service is up (``healthy``), 1 otherwise. Ours means: the unit is active with a
+live MainPID and every listener on the port belongs to it (its cgroup, or MainPID's process
+tree); where no systemd user manager answers (a vLLM started by hand), every holder is ours by
+the port guard's rules. Then ``GET /health`` answers 200. A port answered by anyone else is
+"held by <who>", never healthy, whatever it answers. ``--verbose`` adds the holders (of the
 port, and of GPU memory) and, only when health is down AND a port holder is unknown (or a GPU
 the unit uses is short of memory that a process not ours holds), one HINT line naming it.
 The hint never changes the exit code. Installed on hosts beside port_guard.py and
@@ -14,8 +18,10 @@ process was started with, read from /proc/<MainPID>/cmdline, else what the unit'
 ExecStart names), the guard's last event from the journal and the GPUs' memory: the
 facts of one row of the fleet status (fleet_status.py).
 
-``--complete`` (the role's gate) also sends one real completion when /health answers, with
-the API key from the environment file beside the config (never from the command line).
+``--complete`` (the role's gate) also sends one real completion when healthy, with the API key
+from the environment file beside the config (never from the command line), to our service
+only: the key never reaches a holder that is not proven ours, no redirect is followed, and no
+answer or error shows the key.
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ from datetime import datetime, timezone
 try:
     from . import gpu_facts
     from . import port_guard as guard
+    from .redact import redact
 except ImportError:  # installed on a host as plain files beside each other
     import gpu_facts
     import port_guard as guard
+    from redact import redact
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
@@ -98,32 +106,55 @@ COMPLETION_TIMEOUT = 300.0
 ENV_FILE = "env"  # beside the service config: VLLM_API_KEY='...' (0600, the service user's)
 
 
+ENV_FILE_LIMIT = 64 * 1024  # an environment file is a few lines; never read a huge one whole
+
+
+class UnusableKey(ValueError):
+    """The API key cannot be used as a header value (its value is never in the message)."""
+
+
+def usable_key(key):
+    """``key`` without the trailing CR/LF a CRLF file or a YAML block scalar leaves; UnusableKey
+    (which never holds the value) when what remains has a control character or a space."""
+    key = (key or "").rstrip("\r\n")
+    if any(ord(char) < 0x21 or ord(char) == 0x7f for char in key):
+        raise UnusableKey("the API key has a control character or a space (%d characters; not shown)" % len(key))
+    return key
+
+
 def api_key(config):
     """VLLM_API_KEY from the environment, else from the unit's environment file beside
     ``config`` (as the role writes it: single-quoted); '' when neither has one."""
     key = os.environ.get("VLLM_API_KEY")
     if key:
-        return key
+        return usable_key(key)
     try:
-        with open(os.path.join(os.path.dirname(config), ENV_FILE), encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
+        with open(os.path.join(os.path.dirname(config), ENV_FILE), "rb") as handle:
+            lines = handle.read(ENV_FILE_LIMIT).decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return ""
     for line in lines:
         name, sep, value = line.partition("=")
         if sep and name.strip() == "VLLM_API_KEY":
             value = value.strip()
-            return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+            return usable_key(value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value)
     return ""
 
 
 def complete(base_url, model, prompt, max_tokens, key="", timeout=COMPLETION_TIMEOUT):
     """{'ok', 'status', 'tokens', 'text', 'error'} for one POST /v1/completions (greedy).
 
-    ok: the answer is 200 and says it generated at least one token. The error never holds
-    the key: it is the server's status and the start of its answer."""
+    ok: the answer is 200 and says it generated at least one token. A redirect is not followed
+    (it fails, naming its status). The error is the server's status and the start of its
+    answer, with the key redacted wherever the server (or an exception) echoes it."""
     import urllib.error
     import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        """A request that carries the key never follows a redirect: the 3xx is the answer."""
+
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            return None
 
     result = {"ok": False, "status": None, "tokens": 0, "text": None, "error": None}
     body = json.dumps({"model": model, "prompt": prompt, "max_tokens": int(max_tokens), "temperature": 0}).encode()
@@ -132,7 +163,7 @@ def complete(base_url, model, prompt, max_tokens, key="", timeout=COMPLETION_TIM
         headers["Authorization"] = "Bearer " + key
     request = urllib.request.Request(base_url + "/v1/completions", data=body, headers=headers, method="POST")
     # No proxy: vLLM is on this host, and a proxy from the environment would only get in the way.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect())
     try:
         with opener.open(request, timeout=timeout) as answer:
             result["status"] = answer.status
@@ -143,10 +174,15 @@ def complete(base_url, model, prompt, max_tokens, key="", timeout=COMPLETION_TIM
             result["error"] = "the completion returned no tokens: %s" % json.dumps(data)[:300]
     except urllib.error.HTTPError as exc:
         result["status"] = exc.code
-        result["error"] = "HTTP %d: %s" % (exc.code, exc.read(300).decode("utf-8", "replace"))
+        moved = " (a redirect to %s: not followed)" % exc.headers.get("Location") if 300 <= exc.code < 400 else ""
+        result["error"] = "HTTP %d%s: %s" % (exc.code, moved, exc.read(300).decode("utf-8", "replace"))
     except (OSError, ValueError, AttributeError, TypeError, IndexError) as exc:
         result["error"] = str(exc) or type(exc).__name__
     result["ok"] = result["status"] == 200 and result["tokens"] > 0
+    if result["error"]:
+        result["error"] = redact(result["error"], [key])
+    if result["text"] is not None:
+        result["text"] = redact(str(result["text"]), [key])
     return result
 
 
@@ -154,7 +190,7 @@ UNIT_PROPERTIES = ("LoadState", "ActiveState", "SubState", "Result", "NRestarts"
                    "ExecMainStartTimestamp")
 
 
-def unit_show(unit, properties=UNIT_PROPERTIES + ("ExecStart",)):
+def unit_show(unit, properties=UNIT_PROPERTIES + ("ExecStart", "ControlGroup")):
     """The unit's properties through ``systemctl --user show``; None where that does not work."""
     try:
         proc = subprocess.run(["systemctl", "--user", "show", unit] + ["--property=" + p for p in properties],
@@ -175,6 +211,77 @@ def unit_state(unit, shown=None):
     state = {key: value for key, value in shown.items() if key in UNIT_PROPERTIES}
     state["name"] = unit
     return state
+
+
+# --------------------------------------------------------------------------- who answers the port
+
+def _cgroups(pid):
+    """The cgroup paths of ``pid`` (every hierarchy: v2's and v1's name=systemd), or []."""
+    try:
+        with open("/proc/%d/cgroup" % int(pid), "rb") as handle:
+            data = handle.read(64 * 1024).decode("utf-8", "replace")
+    except (OSError, ValueError, TypeError):
+        return []
+    return [line.split(":", 2)[2] for line in data.splitlines() if line.count(":") >= 2]
+
+
+def _descends_from(pid, ancestor):
+    """True when ``pid`` is ``ancestor`` or one of its descendants (from /proc, no signals)."""
+    seen = 0
+    while pid and pid > 1 and seen < 4096:
+        if pid == ancestor:
+            return True
+        stat = guard._read_stat("/proc/%d" % pid)
+        if stat is None:
+            return False
+        pid, seen = stat[1], seen + 1
+    return False
+
+
+def in_unit(pid, main_pid, control_group):
+    """True when the process ``pid`` belongs to the unit: it is in the unit's cgroup (or one
+    below it), or it is MainPID or a descendant of it."""
+    if pid is None:
+        return False
+    if control_group and any(path == control_group or path.startswith(control_group.rstrip("/") + "/")
+                             for path in _cgroups(pid)):
+        return True
+    return main_pid > 0 and _descends_from(pid, main_pid)
+
+
+def describe_holder(holder):
+    """``unknown process pid=N uid=U cmd="..."``: a holder as the reasons name it."""
+    return "%s process pid=%s uid=%s cmd=%s" % (
+        "an unknown" if holder.kind != "vllm_like" else "a vllm-like", "?" if holder.pid is None else holder.pid,
+        "?" if holder.uid is None else holder.uid, guard.quote(holder.cmd or "(%s)" % holder.reason))
+
+
+def port_owner(report, shown, unit):
+    """{'ours', 'by', 'why'}: whether our service is what holds the port.
+
+    ours: with a systemd user manager, the unit is active with a live MainPID and every
+    holder of the port is in the unit (by: "unit"); without one, every holder is ours by the
+    port guard's rules (by: "identity"). why: the reason it is not ours, naming the holder."""
+    port = report.port
+    if report.error:
+        return {"ours": False, "by": None, "why": "the probe of port %d failed: %s" % (port, report.error)}
+    if not report.holders:
+        return {"ours": False, "by": None, "why": "nothing holds port %d" % port}
+    if shown is None:
+        strangers = report.unknown
+        if strangers:
+            return {"ours": False, "by": None, "why": "port %d is held by %s" % (port, describe_holder(strangers[0]))}
+        return {"ours": True, "by": "identity", "why": None}
+    main = shown.get("MainPID") or "0"
+    main_pid = int(main) if main.isdigit() else 0
+    outside = [h for h in report.holders if not in_unit(h.pid, main_pid, shown.get("ControlGroup"))]
+    if outside:
+        return {"ours": False, "by": None, "why": "port %d is held by %s, not by %s" % (
+            port, describe_holder(outside[0]), unit)}
+    if shown.get("ActiveState") != "active" or main_pid <= 0:
+        return {"ours": False, "by": None, "why": "%s is %s/%s (MainPID=%s)" % (
+            unit, shown.get("ActiveState", "?"), shown.get("SubState", "?"), main)}
+    return {"ours": True, "by": "unit", "why": None}
 
 
 # --------------------------------------------------------------------------- what is served
@@ -400,7 +507,7 @@ def gpu_hint_for(facts, unit):
     """The GPU HINT line, or None: only when health is down and a GPU the unit uses is short of
     memory while a process that is not ours holds memory on it (the largest such holder)."""
     gpu = facts.get("gpu")
-    if facts["health"]["ok"] or not gpu:
+    if facts["healthy"] or not gpu:
         return None
     for item in gpu["gpus"]:
         others = sorted((h for h in item["holders"] if not h["ours"]), key=lambda h: -(h["mib"] or 0))
@@ -413,10 +520,11 @@ def gpu_hint_for(facts, unit):
 
 
 def hint_for(facts, unit, holders):
-    """The HINT line, or None: only when health is down and the probe names an unknown holder.
+    """The HINT line, or None: only when our service is not up (whatever answers /health) and
+    the probe names an unknown holder.
     Built from the guard's holders, quoted exactly as the guard's own events quote them."""
     probe = facts["probe"]
-    if facts["health"]["ok"] or probe["error"]:
+    if facts["healthy"] or probe["error"]:
         return None
     unknown = [h for h in holders if h.kind != "vllm_like"]
     if not unknown:
@@ -443,14 +551,16 @@ def settings(config=None, host=None, port=None, unit=None, patterns=None):
     }
 
 
-FACT_KEYS = ("host", "port", "patterns", "health", "healthy", "hint", "probe", "unit", "served", "guard", "gpu")
+FACT_KEYS = ("host", "port", "patterns", "health", "healthy", "owner", "hint", "probe", "unit", "served", "guard",
+             "gpu")
 
 
 def gather(chosen, completion=None):
     """(facts, the guard's holders) for the settings() chosen: every fact ``status`` reports
     (FACT_KEYS), as one JSON-ready dict (text is valid UTF-8). ``completion`` ({prompt,
-    max_tokens, model or None}): also the fact ``completion``, complete()'s result when
-    /health answers, else None."""
+    max_tokens, model or None}): also the fact ``completion``: complete()'s result when healthy
+    (our service answers), else None when /health does not answer, else a result that says why
+    it was not attempted (the key is not even read then)."""
     host, unit, patterns = chosen["host"], chosen["unit"], chosen["patterns"]
     port = guard.check_port(chosen["port"])
     report = guard.probe(port, host, patterns)
@@ -461,19 +571,29 @@ def gather(chosen, completion=None):
         "patterns": list(patterns),
         "health": check_health(health_url(host, port)),
         "probe": {"free": report.free, "error": report.error, "holders": [h.as_dict() for h in report.holders]},
+        "owner": port_owner(report, shown, unit),
         "unit": unit_state(unit, shown),
         "served": served(shown, report.holders),
         "guard": last_guard_event(),
         "gpu": gpu_memory(chosen.get("gpus"), chosen.get("utilization", gpu_facts.DEFAULT_UTILIZATION), patterns),
     }
-    facts["healthy"] = facts["health"]["ok"]
+    facts["healthy"] = facts["health"]["ok"] and facts["owner"]["ours"]
     facts["hint"] = hint_for(facts, unit, report.holders) or gpu_hint_for(facts, unit)
     if completion:
         facts["completion"] = None
+    if completion and facts["health"]["ok"] and not facts["healthy"]:
+        facts["completion"] = {"ok": False, "status": None, "tokens": 0, "text": None,
+                               "error": "not attempted (the API key goes to our service only): %s"
+                               % facts["owner"]["why"]}
     if completion and facts["healthy"]:
         model = completion.get("model") or facts["served"].get("served_model_name")
-        facts["completion"] = complete(facts["health"]["url"].rsplit("/health", 1)[0], model, completion["prompt"],
-                                       completion["max_tokens"], api_key(chosen["config"]))
+        try:
+            key = api_key(chosen["config"])
+        except UnusableKey as exc:
+            facts["completion"] = {"ok": False, "status": None, "tokens": 0, "text": None, "error": str(exc)}
+        else:
+            facts["completion"] = complete(facts["health"]["url"].rsplit("/health", 1)[0], model,
+                                           completion["prompt"], completion["max_tokens"], key)
     return facts, report.holders
 
 
@@ -523,6 +643,9 @@ def render(facts, verbose, holders=()):
     health = facts["health"]
     lines = ["health: %s (%s%s)" % ("up" if health["ok"] else "down", health["url"],
                                     " -> %s" % (health["status"] or health["error"]))]
+    owner = facts.get("owner") or {}
+    if health["ok"] and not owner.get("ours", True):
+        lines[0] = "health: held, not ours (%s answers, but %s)" % (health["url"], owner["why"])
     unit = facts["unit"]
     if unit is None:
         lines.append("unit: unknown (systemctl --user is not available here)")
