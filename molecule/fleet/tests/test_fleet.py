@@ -132,8 +132,9 @@ def row_version(row):
 
 
 def row_healthy(row):
-    """Whether a status row says /health answered (health.ok; playbooks/status.yml documents the JSON)."""
-    return (row.get("health") or {}).get("ok")
+    """Whether a status row says our service is up: the unit holds the port and /health answered
+    (healthy; playbooks/status.yml documents the JSON). health.ok alone believes any answer."""
+    return row.get("healthy")
 
 
 # --- 0. provisioned from bare in batches of 1 (converge, idempotence) --------------------------

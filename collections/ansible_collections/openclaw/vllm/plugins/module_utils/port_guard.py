@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import struct
 import sys
 import time
@@ -664,9 +665,28 @@ def matching_pattern(names, patterns):
 
 
 # Names that are never vLLM: a pattern that matches one of them would make every such
-# process of the service user a reclaim target.
-_FOREIGN_NAMES = ("python3", "python", "bash", "sh", "sleep", "nginx", "node", "java", "sshd", "systemd",
-                  "http.server", "holder.py", "x.py", "unknown-holder", "a", "1", "-", ".")
+# process of the service user a reclaim target. What a pattern matches is what counts, not
+# its spelling: bracket expressions and negations are tried against these names.
+_FOREIGN_NAMES = (
+    "python3", "python", "python3.11", "pypy3", "bash", "sh", "dash", "zsh", "sleep", "tail", "cat", "env",
+    "nginx", "node", "npm", "java", "ruby", "perl", "php-fpm", "sshd", "ssh", "systemd", "systemd-journald",
+    "dbus-daemon", "cron", "tmux", "screen", "sudo", "su", "login", "git", "make", "gcc",
+    "http.server", "holder.py", "x.py", "app.py", "server.py", "main.py", "unknown-holder",
+    "gunicorn", "uvicorn", "celery", "jupyter-lab", "jupyter", "ipykernel_launcher", "postgres", "redis-server",
+    "mysqld", "mongod", "memcached", "haproxy", "caddy", "envoy", "containerd", "dockerd", "podman", "conmon",
+    "ollama", "llama-server", "tritonserver", "text-generation-launcher", "sglang.launch_server", "torchrun",
+    "ray", "raylet", "nvidia-smi", "prometheus", "node_exporter", "grafana-server",
+    "a", "z", "1", "-", ".", "_", "aaa", "zzz", "xq7", "q9zk2w", "qzx-yvw.jkq")
+
+
+def _literal_run(pattern):
+    """The longest run of literal letters or digits: characters inside a bracket expression,
+    "*" and "?" are not literal (``[abcdefghij]*`` names nothing)."""
+    longest = run = 0
+    for token in _tokens(pattern):
+        run = run + 1 if isinstance(token, str) and len(token) == 1 and token.isalnum() else 0
+        longest = max(longest, run)
+    return longest
 
 
 def check_patterns(patterns):
@@ -683,15 +703,12 @@ def check_patterns(patterns):
             raise UsageError("pattern %r: expected a non-empty glob such as 'vllm-*'" % (pattern,))
         if "/" in pattern:
             raise UsageError("pattern %r: identities are names, never paths; remove the '/'" % (pattern,))
-        literal_run = longest = 0
-        for char in pattern:
-            literal_run = literal_run + 1 if char.isalnum() else 0
-            longest = max(longest, literal_run)
         foreign = next((name for name in _FOREIGN_NAMES if pattern_matches(name, pattern)), None)
-        if longest < 3 or foreign is not None:
-            raise UsageError("pattern %r is too broad: it would make %s a reclaim target; a pattern needs "
-                             "three literal letters naming vLLM, such as 'vllm-*'" % (
-                                 pattern, "%r" % foreign if foreign else "almost any process of this user"))
+        if _literal_run(pattern) < 3 or foreign is not None:
+            raise UsageError("pattern %r is too broad: %s; a pattern needs three literal letters or digits in a "
+                             "row naming vLLM (characters in [...] do not count), such as 'vllm-*'" % (
+                                 pattern, "it would make %r a reclaim target" % foreign if foreign
+                                 else "it names nothing in particular"))
         checked.append(pattern)
     return tuple(checked) or default_patterns()
 
@@ -1423,22 +1440,54 @@ def default_config_path():
     return os.path.join(base, SERVICE_CONFIG)
 
 
+CONFIG_LIMIT = 64 * 1024  # a service config is a few lines
+
+
+def read_regular_file(path, limit):
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes owned by this user or
+    root; else ValueError saying what it is instead (a symlink, a FIFO or device, too large,
+    another user's). Never blocks on a FIFO, never follows a symlink, never reads past limit.
+    FileNotFoundError when there is nothing there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError("is a symlink (a regular file is expected)")
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError("cannot be read: %s" % (exc.strerror or exc))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("is not a regular file (a FIFO, device, socket or directory)")
+        if info.st_uid not in (os.getuid(), 0):
+            raise ValueError("is owned by uid %d, not by this user (uid %d) or root" % (info.st_uid, os.getuid()))
+        data = os.read(fd, limit + 1)
+        if len(data) > limit:
+            raise ValueError("is larger than %d bytes" % limit)
+        return data
+    except OSError as exc:
+        raise ValueError("cannot be read: %s" % (exc.strerror or exc))
+    finally:
+        os.close(fd)
+
+
 def read_service_config(path=None):
     """{port, host, unit, patterns} from the service config (``key=value`` lines, one
-    ``pattern=`` per pattern); {} when the default file does not exist. A bad line is a
-    UsageError naming the file and the line; values are checked as flags are."""
+    ``pattern=`` per pattern; every other key at most once); {} when the default file does not
+    exist. A bad line is a UsageError naming the file and the line; values are checked as flags
+    are. Only a regular file of this user (or root) of at most CONFIG_LIMIT bytes is read."""
     explicit = path is not None
     path = path or default_config_path()
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular_file(path, CONFIG_LIMIT)
     except FileNotFoundError:
         if explicit:
             raise UsageError("config %s does not exist" % path)
         return {}
-    except OSError as exc:
-        raise UsageError("config %s cannot be read: %s" % (path, exc.strerror or exc))
-    config = {}
+    except ValueError as exc:
+        raise UsageError("config %s %s" % (path, exc))
+    config, seen = {}, {}
     for number, raw in enumerate(data.split(b"\n"), 1):
         try:
             line = raw.decode("utf-8").strip()
@@ -1451,6 +1500,9 @@ def read_service_config(path=None):
         if not sep or key not in _CONFIG_KEYS:
             raise UsageError("config %s line %d: expected one of %s=VALUE, got %r" % (
                 path, number, "=, ".join(_CONFIG_KEYS), line[:80]))
+        if key != "pattern" and key in seen:
+            raise UsageError("config %s lines %d and %d both set %s=: keep one" % (path, seen[key], number, key))
+        seen[key] = number
         try:
             if key == "port":
                 config["port"] = check_port(value)

@@ -115,10 +115,10 @@ class UnusableKey(ValueError):
 
 def usable_key(key):
     """``key`` without the trailing CR/LF a CRLF file or a YAML block scalar leaves; UnusableKey
-    (which never holds the value) when what remains has a control character or a space."""
+    (which never holds the value) when what remains has a control character (no header value)."""
     key = (key or "").rstrip("\r\n")
-    if any(ord(char) < 0x21 or ord(char) == 0x7f for char in key):
-        raise UnusableKey("the API key has a control character or a space (%d characters; not shown)" % len(key))
+    if any(ord(char) < 0x20 or ord(char) == 0x7f for char in key):
+        raise UnusableKey("the API key has a control character (%d characters; not shown)" % len(key))
     return key
 
 
@@ -128,10 +128,10 @@ def api_key(config):
     key = os.environ.get("VLLM_API_KEY")
     if key:
         return usable_key(key)
-    try:
-        with open(os.path.join(os.path.dirname(config), ENV_FILE), "rb") as handle:
-            lines = handle.read(ENV_FILE_LIMIT).decode("utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+    try:  # a small regular file of ours, never a FIFO, a device or a symlink to another secret
+        lines = guard.read_regular_file(os.path.join(os.path.dirname(config), ENV_FILE), ENV_FILE_LIMIT) \
+            .decode("utf-8").splitlines()
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return ""
     for line in lines:
         name, sep, value = line.partition("=")

@@ -76,11 +76,21 @@ EXAMPLES = r"""
 
 RETURN = r"""
 healthy:
-  description: Whether C(GET /health) answered 200.
+  description:
+    - Whether our service is up, namely the unit itself holds the port (see RV(owner)) and
+      C(GET /health) answered 200. A process that is not ours answering C(/health) is never healthy.
   returned: always
   type: bool
 health:
-  description: The health probe (url, ok, status, error).
+  description: The health probe (url, ok, status, error), as whoever holds the port answers it.
+  returned: always
+  type: dict
+owner:
+  description:
+    - Whether the port is held by our service, C(ours), and how that was proven, C(by) (V(unit) when
+      every holder is in the unit's cgroup or MainPID's process tree and the unit is active; V(identity)
+      by the port guard's rules where no systemd user manager answers), else C(why) it is not,
+      naming the holder.
   returned: always
   type: dict
 probe:
@@ -148,7 +158,7 @@ gpu:
   type: dict
 hint:
   description:
-    - The one-line HINT when health is down, else null. It names an unknown port holder or, failing
+    - The one-line HINT when our service is not up (see RV(healthy)), else null. It names an unknown port holder or, failing
       that, the largest holder that is not ours of a GPU the unit uses and that is short of memory
       (C(HINT) C(vLLM blocked - GPU <i> has <n> MiB free, needs <n> MiB; held by pid=<pid> cmd="<cmd>" (<n> MiB)...)).
   returned: always
