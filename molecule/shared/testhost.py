@@ -27,6 +27,8 @@ HOME = "/home/" + SERVICE_USER
 BIN = HOME + "/.local/bin"
 VENV = "/opt/openclaw-vllm/current"  # the demo inventory's paths
 MODEL = "/var/lib/openclaw-vllm/models/tiny-awq"
+SQUATTER = "/tmp/openclaw-squatter.py"  # molecule/shared/squatter.py on the host
+SQUATTER_LOG = "/tmp/openclaw-squatter.jsonl"
 
 
 class TestHost:
@@ -127,6 +129,30 @@ class TestHost:
                 return pid
             time.sleep(0.2)
         raise AssertionError("%s did not start listening on %d" % (argv0, port))
+
+    def start_squatter(self, port=PORT):
+        """Start molecule/shared/squatter.py as nobody: it takes ``port`` as soon as it is free and
+        answers 200 to everything. Returns its command line (as the guard quotes it)."""
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "squatter.py"), encoding="utf-8") as handle:
+            self.run("cat > %s <<'EOF'\n%s\nEOF" % (SQUATTER, handle.read()))
+        self.run("rm -f %s && touch %s && chmod 0666 %s && chmod 0644 %s" % (SQUATTER_LOG, SQUATTER_LOG, SQUATTER_LOG,
+                                                                            SQUATTER))
+        command = "python3 %s %d %s" % (SQUATTER, port, SQUATTER_LOG)
+        self.run("cd /tmp && setsid runuser -u nobody -- %s >/dev/null 2>&1 </dev/null &" % command)
+        return command
+
+    def squatter_pid(self, port=PORT):
+        """The squatter's pid once it holds ``port``, else None."""
+        out = self.run("ss -Hltnp 'sport = :%s'" % port).stdout
+        pids = self.run("pgrep -u nobody -f %s" % SQUATTER).stdout.split()
+        return int(pids[0]) if pids and "pid=%s," % pids[0] in out else None
+
+    def squatter_heard(self):
+        """What reached the squatter: one {path, auth} per request."""
+        return [json.loads(line) for line in self.run("cat %s 2>/dev/null" % SQUATTER_LOG).stdout.splitlines()]
+
+    def stop_squatter(self):
+        self.run("pkill -u nobody -f %s" % SQUATTER)
 
     def start_lane(self, port):
         """A second, real vLLM of the service user outside the unit (another lane), on ``port``.

@@ -75,7 +75,7 @@ def test_without_a_key_nothing_is_asked():
 
 def test_the_key_comes_from_the_environment_without_its_line_break(monkeypatch):
     monkeypatch.setenv("VLLM_API_KEY", KEY + "\r\n")
-    reached, sent = [], []
+    reached = []
 
     async def app(scope, receive, send):
         reached.append(True)

@@ -1,65 +1,30 @@
-"""unknown_holder, a squatter that answers: another user's process (nobody) takes :8001 while the
-unit is down and answers 200 to everything, a plausible completion included. Nothing of ours
-believes it: status is not healthy and names it (the seed's HINT), the API key never reaches it,
-and a roll-out fails its gate at once naming it, without a rollback (which cannot help), with the
-rollback point as the switch left it. Then the port is freed and the host converges back.
+"""unknown_holder, a squatter that answers: another user's process (nobody; molecule/shared/
+squatter.py) takes :8001 while the unit is down and answers 200 to everything, a plausible
+completion included. Nothing of ours believes it: status is not healthy and names it (the
+seed's HINT), the API key never reaches it, and a roll-out fails its gate at once naming it,
+without a rollback (which cannot help), with the rollback point as the switch left it. Then
+the port is freed and the host converges back.
 Runs after test_gpu_holder.py and before test_unknown_holder.py; leaves the host serving."""
 import json
 
 import pytest
 
 from siteplay import inventory_for, runner
-from testhost import BIN, HOME, INSTANCE, PORT, UNIT, run_once, wait_for
+from testhost import BIN, HOME, INSTANCE, PORT, UNIT, wait_for
 
-# The squatter: a real HTTP server of another user. It writes down every Authorization it gets.
-SQUATTER = r'''
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-log = sys.argv[2]
-
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def answer(self):
-        with open(log, "a") as handle:
-            handle.write(json.dumps({"path": self.path, "auth": self.headers.get("Authorization")}) + "\n")
-        body = json.dumps({"choices": [{"text": " squatted"}], "usage": {"completion_tokens": 1}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = answer
-
-HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-'''
-SCRIPT = "/tmp/openclaw-squatter.py"
-LOG = "/tmp/openclaw-squatter.jsonl"
-SQUATTER_CMD = "python3 %s %d %s" % (SCRIPT, PORT, LOG)
 HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid}, cmd=\"{cmd}\"). "
         "Stop it or free :{port}, then restart openclaw-vllm.service.")
 ROLLBACK = HOME + "/.config/openclaw-vllm/rollback/" + UNIT
 
 
-def received(testhost):
-    return [json.loads(line) for line in testhost.run("cat %s 2>/dev/null" % LOG).stdout.splitlines()]
-
-
 @pytest.fixture(scope="module")
-@run_once
 def squatted(testhost):
     assert testhost.systemctl("stop", UNIT).rc == 0
-    testhost.run("cat > %s <<'EOF'\n%s\nEOF" % (SCRIPT, SQUATTER))
-    testhost.run("rm -f %s && touch %s && chmod 0666 %s && chmod 0644 %s" % (LOG, LOG, LOG, SCRIPT))
-    testhost.run("cd /tmp && setsid runuser -u nobody -- %s >/dev/null 2>&1 < /dev/null &" % SQUATTER_CMD)
-    assert wait_for(lambda: testhost.run("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/health"
-                                         % PORT).stdout == "200", timeout=20)
-    pid = int(testhost.run("pgrep -u nobody -f %s" % SCRIPT).stdout.split()[0])
-    yield {"pid": pid, "hint": HINT.format(port=PORT, pid=pid, cmd=SQUATTER_CMD)}
-    testhost.run("pkill -u nobody -f %s" % SCRIPT)
+    command = testhost.start_squatter()
+    pid = wait_for(testhost.squatter_pid, timeout=20)
+    assert pid, "the squatter did not take :%d" % PORT
+    yield {"pid": pid, "cmd": command, "hint": HINT.format(port=PORT, pid=pid, cmd=command)}
+    testhost.stop_squatter()
 
 
 def test_status_says_held_not_healthy(testhost, squatted):
@@ -77,7 +42,7 @@ def test_the_key_never_reaches_the_squatter(testhost, squatted):
     assert result.rc == 1
     assert facts["health"]["ok"] is True and facts["healthy"] is False
     assert facts["completion"]["error"].startswith("not attempted (the API key goes to our service only)")
-    assert [hit for hit in received(testhost) if hit["auth"]] == []
+    assert [hit for hit in testhost.squatter_heard() if hit["auth"]] == []
 
 
 def test_a_roll_out_fails_fast_naming_the_squatter_without_a_rollback(testhost, squatted, tmp_path_factory):
@@ -90,18 +55,18 @@ def test_a_roll_out_fails_fast_naming_the_squatter_without_a_rollback(testhost, 
     lines = message.splitlines()
     assert lines[0] == ("%s: vLLM on http://127.0.0.1:%d failed its gate: Require /health: port %d is held by an "
                         "unknown process pid=%d uid=65534 cmd=\"%s\", not by %s"
-                        % (INSTANCE, PORT, PORT, squatted["pid"], SQUATTER_CMD, UNIT)), message
+                        % (INSTANCE, PORT, PORT, squatted["pid"], squatted["cmd"], UNIT)), message
     assert lines[1] == "Cause: " + squatted["hint"]
     assert lines[2] == "Not rolled back: the cause is not the new version, and a rollback cannot fix it."
     # The switch happened (the new unit is in place) and the rollback point is the unit it replaced.
     assert "--max-num-seqs 5" in testhost.run("cat %s/.config/systemd/user/%s" % (HOME, UNIT)).stdout
     assert testhost.run("cat %s" % ROLLBACK).stdout == unit_before
-    assert [hit for hit in received(testhost) if hit["auth"]] == []
+    assert [hit for hit in testhost.squatter_heard() if hit["auth"]] == []
     assert testhost.alive(squatted["pid"])
 
 
 def test_once_the_port_is_free_the_host_converges_back(testhost, squatted, tmp_path_factory):
-    testhost.run("pkill -u nobody -f %s" % SCRIPT)
+    testhost.stop_squatter()
     assert wait_for(lambda: not testhost.alive(squatted["pid"]), timeout=10)
     site = runner(inventory_for(tmp_path_factory.mktemp("inventory"), [INSTANCE]), INSTANCE)
     rc, _, failed = site()

@@ -85,8 +85,8 @@ def _health(facts):
     owner = facts.get("owner") or {}
     if health.get("ok") and owner.get("ours", True):
         return "up"
-    if health.get("ok"):  # something answers, but not our service: never "up"
-        return "held (%s)" % (owner.get("why") or "not ours")
+    if health.get("ok"):  # something answers, but not our service: never "up" (PORT names the holder)
+        return "held, not ours"
     reason = health.get("status") or health.get("error") or "?"
     reason = str(reason)
     if reason.startswith("[Errno"):
