@@ -13,6 +13,7 @@ SYSTEM_PACKAGES=(
   util-linux               # setpriv, unshare (tests that run a process as another user, mount namespaces)
   iproute2 procps          # ss, ps, kill in scripts and tests
   git make                 # the checkout itself; ansible-test and sanity.sh list files through git
+  openssh-client           # Ansible's ssh connection (tests/unit/test_fleet_status.py: an unreachable host)
   ca-certificates          # HTTPS to the package index
 )
 
