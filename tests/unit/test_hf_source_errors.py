@@ -101,12 +101,12 @@ def hub():
 
 
 @pytest.mark.parametrize("repo, token, expected", [
-    ("org/gated", "", "org/gated at revision %s on {hub} is a gated repository and access was refused without a "
-                      "token (awq_model_hf_token is empty)" % REV),
+    ("org/gated", "", "config.json of org/gated at revision %s on {hub} is a gated repository and access was "
+                      "refused without a token (awq_model_hf_token is empty)" % REV),
     ("org/gated", TOKEN, "is a gated repository and access was refused with the token given (HTTP 403)"),
     ("org/bad-token", TOKEN, "{hub} rejected the token (HTTP 401: invalid credentials)"),
-    ("org/forbidden", TOKEN, "refused access to org/forbidden at revision %s on {hub} with the token given "
-                             "(HTTP 403: token has no read access)" % REV),
+    ("org/forbidden", TOKEN, "refused access to config.json of org/forbidden at revision %s on {hub} with the "
+                             "token given (HTTP 403: token has no read access)" % REV),
 ])
 def test_access_is_refused_in_the_plan_naming_why_never_the_token(hub, tmp_path, repo, token, expected):
     with pytest.raises(hf_source.HfError) as info:
