@@ -7,7 +7,7 @@ that a server's answer or an exception may echo. Installed on hosts beside vllm_
 from __future__ import annotations
 
 MASK = "[REDACTED]"
-_MIN_LENGTH = 4  # shorter "secrets" would mask ordinary words; the roles refuse such keys anyway
+_MIN_LENGTH = 4  # a shorter "secret" would mask ordinary words (and guards nothing: it is guessed at once)
 
 
 def redact(text, secrets):

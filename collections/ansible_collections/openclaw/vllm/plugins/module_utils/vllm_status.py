@@ -8,7 +8,7 @@ live MainPID and every listener on the port belongs to it (its cgroup, or MainPI
 tree); where no systemd user manager answers (a vLLM started by hand), every holder is ours by
 the port guard's rules. Then ``GET /health`` answers 200. A port answered by anyone else is
 "held by <who>", never healthy, whatever it answers. ``--verbose`` adds the holders (of the
-port, and of GPU memory) and, only when health is down AND a port holder is unknown (or a GPU
+port, and of GPU memory) and, only when our service is not up AND a port holder is unknown (or a GPU
 the unit uses is short of memory that a process not ours holds), one HINT line naming it.
 The hint never changes the exit code. Installed on hosts beside port_guard.py and
 gpu_facts.py.
