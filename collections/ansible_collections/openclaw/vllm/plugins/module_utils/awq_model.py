@@ -10,10 +10,22 @@ import json
 import os
 
 HASH_CHUNK = 4 * 1024 * 1024
+# safetensors itself refuses a header over 100 MB (MAX_HEADER_SIZE); reading a larger one would
+# take whatever memory the file's first 8 bytes ask for.
+MAX_HEADER_BYTES = 100_000_000
+# Real config.json, index and headers nest a few levels; deeper is no checkpoint, and deep enough
+# nesting makes the json module (and every repr of the value) raise RecursionError.
+MAX_JSON_DEPTH = 64
+# How many names a message lists before it only counts the rest.
+LISTED_NAMES = 10
 
 
 class ModelError(ValueError):
     """The directory is not a usable AWQ checkpoint; the message says what was found."""
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than MAX_JSON_DEPTH."""
 
 
 def sha256_file(path):
@@ -24,11 +36,46 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def read_json_object(path):
-    """A JSON object from ``path``; anything else (bad JSON, bad UTF-8, a list) names the file."""
+def listed(names, limit=LISTED_NAMES):
+    """'a, b, c and 199997 more': a message stays short however many names there are."""
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else "%s and %d more" % (shown, len(names) - limit)
+
+
+def json_depth(value):
+    """How deeply ``value`` nests lists and objects (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:  # enough to know it is too deep
+                stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_json(data):
+    """The JSON value of ``data`` (UTF-8 bytes). ValueError for bad JSON or bad UTF-8, and TooDeep
+    (a ValueError too) for nesting no checkpoint has, where json itself would raise RecursionError."""
+    too_deep = TooDeep("nests lists and objects more than %d levels deep" % MAX_JSON_DEPTH)
+    text = data.decode("utf-8")  # not json's own guess: bytes that are not UTF-8 are refused
     try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
+        value = json.loads(text)
+    except RecursionError:
+        raise too_deep
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise too_deep
+    return value
+
+
+def read_json_object(path):
+    """A JSON object from ``path``; anything else (bad JSON, bad UTF-8, a list, deep nesting) names the file."""
+    try:
+        with open(path, "rb") as handle:
+            value = parse_json(handle.read())
+    except TooDeep as exc:
+        raise ModelError("%s %s, expected a JSON object a few levels deep" % (path, exc))
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
         raise ModelError("%s is not valid JSON: %s" % (path, exc))
     except OSError as exc:
@@ -47,18 +94,25 @@ def read_config(path):
     return read_json_object(config_path)
 
 
+def shown_value(value, limit=200):
+    """``value`` as Python shows it, cut to ``limit`` characters (parse_json bounded its nesting)."""
+    text = repr(value)
+    return text if len(text) <= limit else "%s... (%d characters)" % (text[:limit], len(text))
+
+
 def check_quantization(config, bits=4):
     """Raise ModelError unless config.json says AWQ with ``bits`` bits."""
     quant = config.get("quantization_config")
     if not isinstance(quant, dict):
         raise ModelError("config.json has no quantization_config: this is an unquantized model "
-                         "(architectures=%s), expected an AWQ checkpoint" % config.get("architectures"))
+                         "(architectures=%s), expected an AWQ checkpoint" % shown_value(config.get("architectures")))
     method = str(quant.get("quant_method", "")).lower()
     if method != "awq":
-        raise ModelError("config.json quantization_config.quant_method is %r, expected 'awq'" % quant.get("quant_method"))
+        raise ModelError("config.json quantization_config.quant_method is %s, expected 'awq'"
+                         % shown_value(quant.get("quant_method")))
     found_bits = quant.get("bits", quant.get("w_bit"))
     if found_bits != bits:
-        raise ModelError("config.json quantization_config.bits is %r, expected %d" % (found_bits, bits))
+        raise ModelError("config.json quantization_config.bits is %s, expected %d" % (shown_value(found_bits), bits))
     return quant
 
 
@@ -70,14 +124,14 @@ def safetensors_files(path):
         if not isinstance(weight_map, dict) or not weight_map or \
                 not all(isinstance(name, str) and name for name in weight_map.values()):
             raise ModelError("%s: weight_map must map tensor names to file names, found %s"
-                             % (index_path, json.dumps(weight_map)[:200]))
+                             % (index_path, shown_value(weight_map)))
         names = sorted(set(weight_map.values()))
         outside = [name for name in names if os.path.isabs(name) or ".." in name.split("/")]
         if outside:
-            raise ModelError("%s names weight files outside the model: %s" % (index_path, ", ".join(outside)))
+            raise ModelError("%s names weight files outside the model: %s" % (index_path, listed(outside)))
         missing = [name for name in names if not os.path.isfile(os.path.join(path, name))]
         if missing:
-            raise ModelError("%s lists weight files that are missing: %s" % (index_path, ", ".join(missing)))
+            raise ModelError("%s lists weight files that are missing: %s" % (index_path, listed(missing)))
     else:
         names = sorted(name for name in os.listdir(path) if name.endswith(".safetensors"))
     if not names:
@@ -98,8 +152,11 @@ def check_safetensors_header(path):
         if length < 2 or 8 + length > size:
             raise ModelError("%s is not a safetensors file (truncated, or its header length %d does not fit "
                              "its %d bytes)" % (path, length, size))
+        if length > MAX_HEADER_BYTES:
+            raise ModelError("%s has a safetensors header of %d bytes, more than the %d bytes safetensors allows"
+                             % (path, length, MAX_HEADER_BYTES))
         try:
-            header = json.loads(handle.read(length).decode("utf-8"))
+            header = parse_json(handle.read(length))
         except ValueError as exc:
             raise ModelError("%s has a corrupt safetensors header: %s" % (path, exc))
     if not isinstance(header, dict):

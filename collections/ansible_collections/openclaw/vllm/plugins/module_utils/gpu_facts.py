@@ -45,15 +45,29 @@ DEFAULT_MARGIN_MIB = 2048
 GPU_FIELDS = "index,uuid,compute_cap,memory.total,memory.used,memory.free,driver_version,name"
 APP_FIELDS = "gpu_uuid,pid,used_memory,process_name"
 
+# The largest values nvidia-smi can mean. Beyond them a field is garbage and is refused by name:
+# a 400-digit number would overflow float arithmetic (need_mib) and psutil's C integers (pids).
+MAX_MIB = 2 ** 40  # 1 EiB of memory on one GPU
+MAX_PID = 2 ** 22  # Linux PID_MAX_LIMIT
+MAX_INDEX = 2 ** 16
+# What of a value from nvidia-smi a message shows.
+SHOWN_CHARS = 80
+
 
 class GpuError(Exception):
     """nvidia-smi is missing, fails or prints something we cannot read."""
 
 
+def shown(text, limit=SHOWN_CHARS):
+    """``text`` cut for a message: what nvidia-smi prints can be of any length."""
+    text = str(text)
+    return text if len(text) <= limit else "%s... (%d characters)" % (text[:limit], len(text))
+
+
 def version_tuple(text):
-    """'580.65.06' -> (580, 65, 6); None when it is not a dotted number."""
+    """'580.65.06' -> (580, 65, 6); None when it is not a dotted number (of parts int() can read)."""
     text = str(text).strip()
-    if not re.match(r"^[0-9]+(\.[0-9]+)*$", text):
+    if not re.match(r"^[0-9]{1,9}(\.[0-9]{1,9}){0,9}$", text):
         return None
     return tuple(int(part) for part in text.split("."))
 
@@ -71,32 +85,38 @@ def min_driver_for(packages):
 # --------------------------------------------------------------------------- parsing
 
 
-def _number(text):
+def _number(text, field, limit, row):
+    """A count nvidia-smi printed: None where it is not reported ([N/A], [Not Supported]) or not a
+    whole number; GpuError, naming the field and row, where it is beyond what it can mean."""
     text = text.strip()
-    if not text or text.startswith("[") or text.upper() == "N/A":  # [N/A], [Not Supported]
+    if not re.match(r"^[0-9]+$", text):
         return None
-    try:
-        return int(text)
-    except ValueError:
-        return None
+    if len(text) > len(str(limit)) or int(text) > limit:
+        raise GpuError("nvidia-smi reports %s %s in row %d, more than %d: not a value it can mean"
+                       % (field, shown(text), row, limit))
+    return int(text)
+
+
+def _rows(text):
+    """The rows of nvidia-smi's CSV: split at newlines only, so a process name holding another line
+    separator (U+2028, \\x1c, ...) cannot make a row of its own."""
+    return [(number, line.rstrip("\r")) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
 
 
 def parse_gpus(text):
     """Rows of ``--query-gpu=GPU_FIELDS`` -> list of dicts (memory in MiB, None if not reported)."""
     gpus = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
+    for row, line in _rows(text):
         parts = [part.strip() for part in line.split(",")]
         if len(parts) < 8:
-            raise GpuError("unexpected nvidia-smi --query-gpu line: %r" % line)
+            raise GpuError("unexpected nvidia-smi --query-gpu line: %r" % shown(line))
         gpus.append({
-            "index": _number(parts[0]),
+            "index": _number(parts[0], "GPU index", MAX_INDEX, row),
             "uuid": parts[1],
             "compute_capability": parts[2],
-            "memory_total_mib": _number(parts[3]),
-            "memory_used_mib": _number(parts[4]),
-            "memory_free_mib": _number(parts[5]),
+            "memory_total_mib": _number(parts[3], "memory.total MiB", MAX_MIB, row),
+            "memory_used_mib": _number(parts[4], "memory.used MiB", MAX_MIB, row),
+            "memory_free_mib": _number(parts[5], "memory.free MiB", MAX_MIB, row),
             "driver": parts[6],
             "name": ", ".join(parts[7:]),
         })
@@ -117,30 +137,33 @@ def proc_cmd(pid, fallback=""):
 def parse_apps(text):
     """Rows of ``--query-compute-apps=APP_FIELDS`` -> list of dicts (pid, cmd, used MiB)."""
     apps = []
-    for line in text.splitlines():
-        if not line.strip() or "No running" in line:
+    for row, line in _rows(text):
+        if "No running" in line:
             continue
         parts = [part.strip() for part in line.split(",")]
         if len(parts) < 4:
-            raise GpuError("unexpected nvidia-smi --query-compute-apps line: %r" % line)
-        pid = _number(parts[1])
+            raise GpuError("unexpected nvidia-smi --query-compute-apps line: %r" % shown(line))
+        pid = _number(parts[1], "pid", MAX_PID, row)
         name = ", ".join(parts[3:])
-        apps.append({"gpu_uuid": parts[0], "pid": pid, "used_mib": _number(parts[2]),
+        apps.append({"gpu_uuid": parts[0], "pid": pid, "used_mib": _number(parts[2], "used_memory MiB", MAX_MIB, row),
                      "process_name": name, "cmd": proc_cmd(pid, name) if pid else name})
     return apps
 
 
 def _run(nvidia_smi, args):
+    """nvidia-smi's output as text. Process names are bytes anyone can choose: what is not UTF-8
+    is shown as \\xNN (as proc_cmd shows argv), never a UnicodeDecodeError."""
     try:
-        proc = subprocess.run([nvidia_smi] + args, capture_output=True, text=True, timeout=30, check=False)
+        proc = subprocess.run([nvidia_smi] + args, capture_output=True, timeout=30, check=False)
     except FileNotFoundError:
         raise GpuError("%s not found on PATH (no NVIDIA driver installed?)" % nvidia_smi)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GpuError("%s %s: %s" % (nvidia_smi, " ".join(args), exc))
+    stdout, stderr = (out.decode("utf-8", "backslashreplace") for out in (proc.stdout, proc.stderr))
     if proc.returncode != 0:
-        said = (proc.stdout + proc.stderr).strip().splitlines()
-        raise GpuError("%s exited %d: %s" % (nvidia_smi, proc.returncode, said[0] if said else "no output"))
-    return proc.stdout
+        said = (stdout + stderr).strip().splitlines()
+        raise GpuError("%s exited %d: %s" % (nvidia_smi, proc.returncode, shown(said[0]) if said else "no output"))
+    return stdout
 
 
 def query(nvidia_smi="nvidia-smi", with_apps=True):
@@ -185,7 +208,8 @@ def select(gpus, devices):
     selected, unknown = [], []
     for item in devices:
         if re.match(r"^[0-9]+$", item):
-            found = [gpu for gpu in gpus if gpu["index"] == int(item)]
+            # No GPU has an index of more than 9 digits (MAX_INDEX); int() refuses 4300 and more.
+            found = [gpu for gpu in gpus if len(item) <= 9 and gpu["index"] == int(item)]
         else:
             found = [gpu for gpu in gpus if gpu["uuid"].startswith(item) or gpu["uuid"] == "GPU-" + item]
         if len(found) == 1:
@@ -220,16 +244,16 @@ def preflight_refusals(facts, devices=None, min_driver=None, min_driver_why="", 
         found, needed = version_tuple(facts["driver"]), version_tuple(min_driver)
         if found is None or found < needed:
             refusals.append("NVIDIA driver %s is older than %s, the minimum for %s; upgrade the driver"
-                            % (facts["driver"], min_driver, min_driver_why or "the pinned build"))
+                            % (shown(facts["driver"]), min_driver, min_driver_why or "the pinned build"))
     selected, unknown = select(facts["gpus"], parse_devices(devices))
     if unknown:
         refusals.append("vllm_service_gpus names %s, which match no GPU here (nvidia-smi lists %s)" % (
-            ", ".join(unknown), ", ".join("%s %s" % (gpu["index"], gpu["uuid"]) for gpu in facts["gpus"])))
+            shown(", ".join(unknown)), listed(facts["gpus"])))
     for gpu in selected:
         if (version_tuple(gpu["compute_capability"]) or (0,)) < version_tuple(min_cc):
             refusals.append("GPU %s (%s) has compute capability %s, the AWQ kernels (awq, awq_marlin) of the "
-                            "pinned build need %s or newer" % (gpu["index"], gpu["name"], gpu["compute_capability"],
-                                                               min_cc))
+                            "pinned build need %s or newer" % (gpu["index"], shown(gpu["name"]),
+                                                               shown(gpu["compute_capability"]), min_cc))
     if weights_bytes is not None and selected:
         if any(gpu["memory_total_mib"] is None for gpu in selected):
             refusals.append("nvidia-smi reports no memory total for GPU %s, so it cannot be checked that the model "
@@ -249,21 +273,31 @@ def preflight_refusals(facts, devices=None, min_driver=None, min_driver_why="", 
     return refusals
 
 
+def listed(gpus):
+    """The GPUs nvidia-smi lists, for a message: '0 GPU-..., 1 GPU-...'."""
+    return shown(", ".join("%s %s" % (gpu["index"], gpu["uuid"]) for gpu in gpus), 400)
+
+
 def gate(facts, devices=None, utilization=DEFAULT_UTILIZATION):
     """The start-time decision: for each GPU the unit uses, is free >= total x utilization?
 
-    Returns a list of dicts, one per selected GPU: gpu, free_mib, need_mib, ok, holders.
-    GPUs whose memory is not reported are passed (vLLM decides; the gate never guesses).
+    Returns a list of dicts, one per selected GPU: gpu, free_mib, need_mib, ok, holders, missing.
+    GPUs whose memory is not reported are passed (vLLM decides; the gate never guesses). A GPU
+    ``devices`` names that nvidia-smi does not list is a row with missing=True and ok=False: the
+    unit would run on fewer GPUs than it was set up for, or on none.
     """
-    selected = select(facts["gpus"], parse_devices(devices))[0]
-    out = []
+    selected, unknown = select(facts["gpus"], parse_devices(devices))
+    out = [{"gpu": shown(item), "free_mib": None, "need_mib": None, "ok": False, "holders": [], "missing": True}
+           for item in unknown]
     for gpu in selected:
         if gpu["memory_total_mib"] is None or gpu["memory_free_mib"] is None:
-            out.append({"gpu": gpu["index"], "free_mib": None, "need_mib": None, "ok": True, "holders": []})
+            out.append({"gpu": gpu["index"], "free_mib": None, "need_mib": None, "ok": True, "holders": [],
+                        "missing": False})
             continue
         need = need_mib(gpu, utilization)
         out.append({"gpu": gpu["index"], "free_mib": gpu["memory_free_mib"], "need_mib": need,
-                    "ok": gpu["memory_free_mib"] >= need, "holders": holders(gpu, facts["processes"])})
+                    "ok": gpu["memory_free_mib"] >= need, "holders": holders(gpu, facts["processes"]),
+                    "missing": False})
     return out
 
 

@@ -11,7 +11,12 @@ per start and names who holds the memory, instead of a vLLM traceback:
     VLLM_GPU_MEM_LOW gpu=0 free_mib=9000 need_mib=69326
     VLLM_GPU_HELD gpu=0 pid=4242 cmd="python3 train.py" mib=70000
 
-under the port guard's syslog identifier, and exits 43 (the port guard's refusal is 42). It
+under the port guard's syslog identifier, and exits 43 (the port guard's refusal is 42). A GPU
+the unit is to use that nvidia-smi does not list is refused the same way, by name:
+
+    VLLM_GPU_MISSING gpu=7 reason="nvidia-smi does not list GPU 7 (it lists 0 GPU-..., 1 GPU-...)"
+
+It
 never kills anything: a GPU holder is not ours unless the port guard proved it (and reaped it).
 When nvidia-smi cannot be read it logs VLLM_GPU_GATE_SKIPPED and lets vLLM decide (exit 0).
 A GPU short of memory is read again for up to --wait seconds (default 5) before the gate refuses:
@@ -22,6 +27,7 @@ Decisions live in gpu_facts.py; logging in port_guard.py (EventLog, quote).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -34,13 +40,13 @@ except ImportError:  # installed on hosts as plain files beside each other
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-EXIT_GPU_MEM_LOW = 43
+EXIT_GPU_MEM_LOW = 43  # the gate's refusal: memory short, or a GPU missing
 DEFAULT_WAIT = 5.0
 POLL_INTERVAL = 0.5
 
 USAGE = ("usage: openclaw-vllm-gpu-gate [--utilization F] [--gpus LIST] [--wait SECONDS] [--nvidia-smi PATH]\n"
          "  --gpus: indexes or UUIDs, comma-separated (default: $CUDA_VISIBLE_DEVICES, else all GPUs)\n"
-         "  exit 0: enough free memory (or nothing to check); 43: VLLM_GPU_MEM_LOW; 2: bad usage")
+         "  exit 0: enough free memory (or nothing to check); 43: VLLM_GPU_MEM_LOW or VLLM_GPU_MISSING; 2: bad usage")
 
 
 def parse_args(argv):
@@ -86,11 +92,19 @@ def run_gate(utilization, gpus, nvidia_smi="nvidia-smi", wait=DEFAULT_WAIT, log=
             log("VLLM_GPU_GATE_SKIPPED", level="warning", reason=str(exc))
             return EXIT_OK
         rows = gpu_facts.gate(facts, gpus, utilization)
-        if all(row["ok"] for row in rows) or time.monotonic() >= deadline:
+        # Memory comes back after a reap; a GPU the driver does not list does not: no waiting for it.
+        if all(row["ok"] for row in rows) or any(row["missing"] for row in rows) or time.monotonic() >= deadline:
             break
         time.sleep(POLL_INTERVAL)
     short = False
     for row in rows:
+        if row["missing"]:
+            short = True
+            # gpu= is not quoted in the line: text that is not an index or UUID stays in the quoted reason.
+            name = row["gpu"] if re.fullmatch(r"[A-Za-z0-9._:-]+", row["gpu"]) else "?"
+            log("VLLM_GPU_MISSING", level="warning", gpu=name,
+                reason="nvidia-smi does not list GPU %s (it lists %s)" % (row["gpu"], gpu_facts.listed(facts["gpus"])))
+            continue
         if row["ok"]:
             log("VLLM_GPU_OK", gpu=row["gpu"], free_mib=row["free_mib"], need_mib=row["need_mib"])
             continue

@@ -14,7 +14,8 @@ description:
   - Reads C(nvidia-smi --query-gpu) and C(--query-compute-apps) (C(--format=csv,noheader,nounits)) and the
     CUDA version from the header of plain C(nvidia-smi).
   - Returns the facts and, in RV(refusals), every reason the host cannot serve, each naming what was found and
-    what is needed. It never fails by itself; roles assert that RV(refusals) is empty.
+    what is needed. It never fails on what it finds (only on bad parameters); roles assert that RV(refusals) is
+    empty.
   - Never changes anything.
 author:
   - openclaw.vllm contributors (@openclaw)
@@ -140,6 +141,16 @@ def main():
         margin_mib=dict(type="int", default=gpu_facts.DEFAULT_MARGIN_MIB),
     ), supports_check_mode=True)
     params = module.params
+    # Checked here so that the arithmetic and comparisons below cannot raise on them.
+    if not 0 < params["gpu_memory_utilization"] <= 1:
+        module.fail_json(msg="gpu_memory_utilization must be in (0, 1], got %r" % params["gpu_memory_utilization"])
+    if not 0 <= params["margin_mib"] <= gpu_facts.MAX_MIB:
+        module.fail_json(msg="margin_mib must be in 0..%d, got %s" % (gpu_facts.MAX_MIB,
+                                                                      gpu_facts.shown(params["margin_mib"])))
+    for key in ("min_driver", "min_compute_capability"):
+        if (params[key] or key != "min_driver") and gpu_facts.version_tuple(params[key]) is None:
+            module.fail_json(msg="%s must be a dotted version like 580.65.06, got %r"
+                             % (key, gpu_facts.shown(params[key])))
     if params["min_driver"]:
         min_driver, cuda, why = params["min_driver"], None, "min_driver %s (set explicitly)" % params["min_driver"]
     else:

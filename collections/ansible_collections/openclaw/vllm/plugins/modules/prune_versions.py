@@ -18,6 +18,9 @@ description:
   - A version that any symlink under O(link_roots) points to (or into) is in use and is always kept,
     whatever O(keep) says; so are O(protect). The directory O(path) itself is not searched for links.
   - The versions in use count towards O(keep); the newest others (by modification time) fill the rest.
+  - Where what the links point to cannot all be found out (a directory under O(link_roots) that cannot be read,
+    a link that cannot be resolved, a loop), nothing is removed and a warning names the path: a link that
+    could not be read may be the one that serves.
 author:
   - openclaw.vllm contributors (@openclaw)
 options:
@@ -108,10 +111,12 @@ def main():
     if not params["names"] or not all(params["names"]):
         module.fail_json(msg="names must list at least one non-empty version name, got %r" % params["names"])
     try:
-        removed, kept, in_use = prune(params["path"], params["names"], params["keep"], params["link_roots"],
-                                      params["protect"], module.check_mode)
+        removed, kept, in_use, warning = prune(params["path"], params["names"], params["keep"],
+                                               params["link_roots"], params["protect"], module.check_mode)
     except (ValueError, OSError) as exc:
         module.fail_json(msg="pruning %s failed: %s" % (params["path"], exc))
+    if warning:
+        module.warn(warning)
     module.exit_json(changed=bool(removed), removed=removed, kept=kept, in_use=in_use)
 
 
