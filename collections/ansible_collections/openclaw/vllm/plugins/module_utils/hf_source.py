@@ -369,7 +369,7 @@ def _listed_file(entry, repo, revision):
     if lfs is not None and not isinstance(lfs, dict):
         raise HfError("%s lists %s with an lfs field that is not an object: %s" % (where, path, ascii(lfs)[:100]))
     size = lfs.get("size", entry.get("size")) if lfs is not None else entry.get("size")
-    if type(size) is not int or size < 0:  # bool is not a size; a float or a string is not one either
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:  # nor a float or a string
         raise HfError("%s lists %s with size %s: expected a whole number of bytes, 0 or more"
                       % (where, path, ascii(size)[:100]))
     item = {"path": path, "size": size}
@@ -450,8 +450,8 @@ def plan(repo, revision, dest, endpoint="", token="", allow_patterns=None, reser
     try:
         return _plan(repo, revision, dest, endpoint, token, allow_patterns, reserve_bytes, timeout, ca_bundle)
     except Exception as exc:  # no traceback for any answer: an HfError that names what failed
-        raise _masked(exc, token, "asking %s for the files of %s failed" % (endpoint or DEFAULT_ENDPOINT,
-                                                                          label(repo, revision))) from None
+        raise _masked(exc, token, "asking %s for the files of %s failed"
+                      % (endpoint or DEFAULT_ENDPOINT, label(repo, revision))) from None
 
 
 def _plan(repo, revision, dest, endpoint, token, allow_patterns, reserve_bytes, timeout, ca_bundle):

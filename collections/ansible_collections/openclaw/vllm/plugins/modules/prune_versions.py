@@ -19,8 +19,8 @@ description:
     whatever O(keep) says; so are O(protect). The directory O(path) itself is not searched for links.
   - The versions in use count towards O(keep); the newest others (by modification time) fill the rest.
   - Where what the links point to cannot all be found out (a directory under O(link_roots) that cannot be read,
-    a link that cannot be resolved, a loop), nothing is removed and a warning names the path: a link that
-    could not be read may be the one that serves.
+    a link that cannot be resolved, a loop), nothing is removed and a warning names the path (a link that
+    could not be read may be the one that serves).
 author:
   - openclaw.vllm contributors (@openclaw)
 options:
