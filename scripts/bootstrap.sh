@@ -14,6 +14,8 @@ SYSTEM_PACKAGES=(
   iproute2 procps          # ss, ps, kill in scripts and tests
   git make                 # the checkout itself; ansible-test and sanity.sh list files through git
   openssh-client           # Ansible's ssh connection (tests/unit/test_fleet_status.py: an unreachable host)
+  libpython3.11            # tests run the venv's interpreter as another user (setpriv): it cannot read pyenv's
+                           # libpython under /root, and the loader falls back to Debian's
   ca-certificates          # HTTPS to the package index
 )
 

@@ -32,9 +32,6 @@ echo "[rehearsal] $(git -C "$work/openclaw" log -1 --format='%h %s' | cut -c1-90
 echo "[rehearsal] in $IMAGE: ${CMD:-bash .ci/run, up to '$UNTIL'}"
 
 # --privileged: the tier runs as root on a VM (tmpfs mounts, unshare, setpriv in the tests).
-# /root 0711: the tests run the pyenv interpreter (under /root) as another user, which this kind
-# of machine allows (its /root reads 0700, yet `setpriv --reuid=nobody .venv/bin/python` runs);
-# in the container the mode is what decides.
 # The certificate variables are this kind of machine's environment, as CI sees it.
 start=$SECONDS
 podman run --rm --name "$name" --privileged --network host \
@@ -44,6 +41,6 @@ podman run --rm --name "$name" --privileged --network host \
   -e REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt -e CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
   -e PIP_DEFAULT_TIMEOUT=180 -e PIP_DISABLE_PIP_VERSION_CHECK=1 \
   -e OPENCLAW_VLLM_TIER_UNTIL="$UNTIL" \
-  "$IMAGE" bash -c "chmod 0711 /root && ${CMD:-bash .ci/run}" && rc=0 || rc=$?
+  "$IMAGE" bash -c "${CMD:-bash .ci/run}" && rc=0 || rc=$?
 echo "[rehearsal] exit $rc after $((SECONDS - start))s ($REF)"
 exit "$rc"
