@@ -4,8 +4,9 @@
 # the way the test host image is: no podman, no mmdebstrap, no venv, no cache of this machine's
 # inside. A step that needs something the project does not install itself fails here.
 # What comes in from this machine, on purpose: the egress CA certificates (baked into the image,
-# as for the test hosts) and the Python interpreters this kind of machine comes with
-# (/root/.pyenv, read-only; Debian 12 has no 3.12, which ansible-core 2.20 needs).
+# as for the test hosts) and pip's setting that trusts them (/etc/pip.conf: ansible-test's venvs
+# scrub the environment, PIP_CERT included), and the Python interpreters this kind of machine
+# comes with (/root/.pyenv, read-only; Debian 12 has no 3.12, which ansible-core 2.20 needs).
 # Run as root.
 #   REF=<commit>   what to clone (default HEAD; REF=fb3f764 shows the publishing-checks failure)
 #   UNTIL=<step>   scripts/test.sh's step to stop before (default: the test host image, which
@@ -36,6 +37,7 @@ echo "[rehearsal] in $IMAGE: ${CMD:-bash .ci/run, up to '$UNTIL'}"
 start=$SECONDS
 podman run --rm --name "$name" --privileged --network host \
   -v "$work/openclaw:/work/openclaw" -v /root/.pyenv:/root/.pyenv:ro -w /work/openclaw \
+  $([[ -f /etc/pip.conf ]] && echo "-v /etc/pip.conf:/etc/pip.conf:ro") \
   -e HOME=/root -e PATH=/root/.pyenv/shims:/root/.pyenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt -e PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
   -e REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt -e CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
