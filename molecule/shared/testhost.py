@@ -142,10 +142,12 @@ class TestHost:
         return command
 
     def squatter_pid(self, port=PORT):
-        """The squatter's pid once it holds ``port``, else None."""
-        out = self.run("ss -Hltnp 'sport = :%s'" % port).stdout
-        pids = self.run("pgrep -u nobody -f %s" % SQUATTER).stdout.split()
-        return int(pids[0]) if pids and "pid=%s," % pids[0] in out else None
+        """The squatter's pid once it holds ``port``, else None. Asked as nobody: in the container
+        root may not read other users' fds (no CAP_SYS_PTRACE), so its ss would show no pid."""
+        out = self.run("runuser -u nobody -- ss -Hltnp 'sport = :%s'" % port).stdout
+        if "pid=" not in out:
+            return None
+        return int(out.split("pid=", 1)[1].split(",", 1)[0])
 
     def squatter_heard(self):
         """What reached the squatter: one {path, auth} per request."""

@@ -18,13 +18,13 @@ ROLLBACK = HOME + "/.config/openclaw-vllm/rollback/" + UNIT
 
 
 @pytest.fixture(scope="module")
-def squatted(testhost):
+def squatted(testhost, request):
+    request.addfinalizer(testhost.stop_squatter)  # whatever happens: the next module needs the port
     assert testhost.systemctl("stop", UNIT).rc == 0
     command = testhost.start_squatter()
     pid = wait_for(testhost.squatter_pid, timeout=20)
-    assert pid, "the squatter did not take :%d" % PORT
-    yield {"pid": pid, "cmd": command, "hint": HINT.format(port=PORT, pid=pid, cmd=command)}
-    testhost.stop_squatter()
+    assert pid, "the squatter did not take :%d:\n%s" % (PORT, testhost.run("ps -eo user,pid,args").stdout)
+    return {"pid": pid, "cmd": command, "hint": HINT.format(port=PORT, pid=pid, cmd=command)}
 
 
 def test_status_says_held_not_healthy(testhost, squatted):
