@@ -4,7 +4,7 @@ completion included. Nothing of ours believes it: status is not healthy and name
 seed's HINT), the API key never reaches it, and a roll-out fails its gate at once naming it,
 without a rollback (which cannot help), with the rollback point as the switch left it. Then
 the port is freed and the host converges back.
-Runs after test_gpu_holder.py and before test_unknown_holder.py; leaves the host serving."""
+Runs last (after test_unknown_holder.py, which needs the unit stopped cleanly by its own hand); leaves the host serving."""
 import json
 
 import pytest
