@@ -3,8 +3,10 @@
 found and the fact needed, and comes before anything is downloaded (--tags vllm_venv_preflight
 is not needed for that: a refusal stops the play in preflight; it only keeps the passing case
 from building)."""
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -93,7 +95,9 @@ def test_old_gpu_is_refused(tmp_path, host):
 
 def test_only_the_gpus_the_unit_uses_are_checked(tmp_path, host):
     host([T4, V100])
-    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", venv_vars(tmp_path, vllm_service_gpus=[0]),
+    house, lock = stand_in_lock(tmp_path)
+    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", cuda_vars(tmp_path, house, lock, vllm_service_gpus=[0],
+                                                                 vllm_venv_min_free_gb=0),
                                 tags="vllm_venv_preflight")
     assert rc == 0, failed
 
@@ -101,21 +105,45 @@ def test_only_the_gpus_the_unit_uses_are_checked(tmp_path, host):
 def test_unknown_gpu_is_named(tmp_path, host):
     host([H100])
     msg = refusal(tmp_path, vllm_venv_gpus=["3"])
-    assert "vllm_service_gpus names 3, which match no GPU here (nvidia-smi lists 0 GPU-5a5b0000-" in msg
+    assert "vllm_venv_gpus names 3, which match no GPU here (nvidia-smi lists 0 GPU-5a5b0000-" in msg
 
 
-def test_disk_for_two_builds(tmp_path, host):
+def stand_in_lock(tmp_path, *extra):
+    """A wheelhouse of stand-in wheels (TEST DOUBLES of PyPI's vllm 0.33.0 and torch 2.14.0) and a
+    lock of them with their real sha256, as `uv pip compile --generate-hashes` writes it."""
+    house = tmp_path / "wheelhouse"
+    house.mkdir(exist_ok=True)
+    wheels = [wheel(house, "vllm", "0.33.0", {"vllm/__init__.py": ""}, requires=["torch==2.14.0"]),
+              wheel(house, "torch", "2.14.0", {"torch/__init__.py": ""})]
+    wheels += [wheel(house, name, "1.0", {name.replace("-", "_") + "/__init__.py": ""}) for name in extra]
+    lock = tmp_path / ("lock-%d.txt" % len(wheels))
+    lock.write_text("".join("%s==%s \\\n    --hash=sha256:%s\n" % (
+        path.name.split("-")[0].replace("_", "-"), path.name.split("-")[1],
+        hashlib.sha256(path.read_bytes()).hexdigest()) for path in wheels))
+    return house, lock
+
+
+def cuda_vars(tmp_path, house, lock, **more):
+    return venv_vars(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_wheelhouse=str(house),
+                     vllm_venv_lock=str(lock), **more)
+
+
+def test_disk_for_a_build_counts_the_download_and_says_gib(tmp_path, host):
     host([H100])
-    msg = refusal(tmp_path, vllm_venv_min_free_gb=10 ** 6)
-    assert "GB free under %s, a cuda build needs 1000000 GB (vllm_venv_min_free_gb: room for two builds" % (
-        tmp_path / "venv") in msg
+    house, lock = stand_in_lock(tmp_path)
+    msg = refusal(tmp_path, **cuda_vars(tmp_path, house, lock, vllm_venv_min_free_gb=10 ** 6))
+    assert re.search(r"^[0-9.]+ GiB free under %s \(and %s/tmp\), a cuda build needs 1000000\.0 GiB there "
+                     r"\(vllm_venv_min_free_gb 1000000 GiB installed plus its download\)$"
+                     % (re.escape(str(tmp_path / "venv")), re.escape(str(tmp_path / "venv"))), msg), msg
+    assert " GB " not in msg
 
 
 def test_a_good_gpu_host_passes(tmp_path, host):
     host([H100, H100])
-    rc, failed, results, _ = run_role(tmp_path, "vllm_venv", venv_vars(tmp_path, vllm_venv_min_free_gb=0),
+    house, lock = stand_in_lock(tmp_path)
+    rc, failed, results, _ = run_role(tmp_path, "vllm_venv", cuda_vars(tmp_path, house, lock, vllm_venv_min_free_gb=0),
                                       tags="vllm_venv_preflight")
-    assert rc == 0, failed
+    assert rc == 0, [result["msg"] for result in failed]
     facts = [result for name, result in results if name.endswith("Read the GPUs and the NVIDIA driver")][0]
     assert facts["driver"] == "580.65.06" and facts["cuda"] == "13.0" and len(facts["gpus"]) == 2
 
@@ -125,28 +153,78 @@ def build_python(root):
     return lambda code: subprocess.run([str(current), "-c", code], capture_output=True, text=True, check=True).stdout
 
 
-def test_a_cuda_build_carries_flashinfers_kernels_at_vllms_version(tmp_path, host):
-    """Stand-in wheels (test doubles of PyPI's vllm 0.33.0 and FlashInfer's packages): the CUDA
-    build gets flashinfer-cubin at the version vLLM's flashinfer-python pin chose, not the newest."""
+def test_a_cuda_build_installs_its_lock_in_hash_mode_and_a_rerun_changes_nothing(tmp_path, host):
     host([H100])
-    house = tmp_path / "wheelhouse"
-    house.mkdir()
-    wheel(house, "vllm", "0.33.0", {"vllm/__init__.py": ""}, requires=["flashinfer-python==0.6.18"])
-    wheel(house, "flashinfer-python", "0.6.18", {"flashinfer/__init__.py": ""})
-    for version in ("0.6.18", "0.6.19"):
-        wheel(house, "flashinfer-cubin", version, {"flashinfer_cubin/__init__.py": ""})
-    given = venv_vars(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_wheelhouse=str(house), vllm_venv_min_free_gb=0)
-    rc, failed, results, _ = run_role(tmp_path, "vllm_venv", given)
+    house, lock = stand_in_lock(tmp_path)
+    given = cuda_vars(tmp_path, house, lock, vllm_venv_min_free_gb=0)
+    rc, failed, _, stats = run_role(tmp_path, "vllm_venv", given)
     assert rc == 0, failed
-    version_of = build_python(tmp_path / "venv")
-    assert version_of("import importlib.metadata as m; print(m.version('flashinfer-cubin'))").strip() == "0.6.18"
-    with_kernels = os.path.realpath(tmp_path / "venv" / "current")
-    assert os.path.basename(with_kernels).startswith("vllm-cuda-")
-    # Without them (vllm_venv_flashinfer_cubin: false): another build, and no cubin in it.
-    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", dict(given, vllm_venv_flashinfer_cubin=False))
+    build = os.path.realpath(tmp_path / "venv" / "current")
+    marker = json.loads(open(os.path.join(build, ".openclaw-build.json")).read())
+    assert marker["python"] == {"path": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3]}
+    assert marker["lock"] == {"file": lock.name, "sha256": hashlib.sha256(lock.read_bytes()).hexdigest(),
+                              "left_out": []}
+    assert open(os.path.join(build, "openclaw-lock.txt")).read() == lock.read_text()
+    assert not os.listdir(tmp_path / "venv" / "tmp"), "the build's temporary directory is gone"
+    rc, failed, _, stats = run_role(tmp_path, "vllm_venv", given)
+    assert rc == 0 and stats["changed"] == 0, failed
+    # A changed lock is a new build; the same lock again is the same build.
+    house, bigger = stand_in_lock(tmp_path, "openclaw-extra")
+    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", cuda_vars(tmp_path, house, bigger, vllm_venv_min_free_gb=0))
     assert rc == 0, failed
-    assert os.path.realpath(tmp_path / "venv" / "current") != with_kernels
-    assert version_of("import importlib.util as u; print(u.find_spec('flashinfer_cubin'))").strip() == "None"
+    assert os.path.realpath(tmp_path / "venv" / "current") != build
+    assert os.path.realpath(tmp_path / "venv" / "previous") == build
+
+
+def test_a_file_that_is_not_the_locked_one_fails_the_build_and_keeps_the_current_one(tmp_path, host):
+    host([H100])
+    house, lock = stand_in_lock(tmp_path)
+    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", cuda_vars(tmp_path, house, lock, vllm_venv_min_free_gb=0))
+    assert rc == 0, failed
+    build = os.path.realpath(tmp_path / "venv" / "current")
+    house, bigger = stand_in_lock(tmp_path, "openclaw-extra")
+    # The same name and version with other bytes (a registry that changed a file): pip's hash check.
+    wheel(house, "openclaw-extra", "1.0", {"openclaw_extra/__init__.py": "tampered = True\n"})
+    rc, failed, _, _ = run_role(tmp_path, "vllm_venv", cuda_vars(tmp_path, house, bigger, vllm_venv_min_free_gb=0))
+    assert rc != 0
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in failed[-1]["msg"] and "was not touched" in failed[-1]["msg"]
+    assert os.path.realpath(tmp_path / "venv" / "current") == build
+    assert [path.name for path in (tmp_path / "venv" / "builds").iterdir()] == [os.path.basename(build)]
+
+
+def test_a_package_the_source_does_not_serve_is_refused_before_any_download(tmp_path, host):
+    host([H100])
+    house, lock = stand_in_lock(tmp_path)
+    (house / "torch-2.14.0-py3-none-any.whl").unlink()
+    msg = refusal(tmp_path, **cuda_vars(tmp_path, house, lock, vllm_venv_min_free_gb=0))
+    assert msg == ("The CUDA build of %s cannot be installed on localhost (nothing was downloaded): "
+                   "torch==2.14.0: %s has no project torch" % (lock.name, house))
+
+
+def test_a_made_up_pin_is_refused_naming_it(tmp_path, host):
+    host([H100])
+    # No CUDA runtime known for it: the driver check fails closed.
+    msg = refusal(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_pin="9.9.9")
+    assert ("no CUDA runtime is known for vllm==9.9.9 (gpu_facts.PIN_CUDA), so the driver it needs cannot be checked; "
+            "set vllm_venv_min_nvidia_driver to the driver its torch needs") in msg
+    # Told the driver: no lock for it.
+    msg = refusal(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_pin="9.9.9", vllm_venv_min_nvidia_driver="580.65.06")
+    assert msg.startswith("There is no lock for vllm 9.9.9 with Python %d.%d (vllm_venv_pin, vllm_venv_python %s); "
+                          "the collection has locks for: vllm-0.33.0-cuda-py3.11, " % (
+                              sys.version_info[0], sys.version_info[1], sys.executable)), msg
+
+
+def test_a_pin_the_registry_cannot_satisfy_is_refused_with_the_reason(tmp_path, host):
+    host([H100])
+    msg = refusal(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_pin="0.34.0")
+    assert msg.startswith("vllm 0.34.0 cannot be installed from https://pypi.org/simple for Python %d.%d: Because "
+                          "there is no version of flashinfer-python==0.7.3" % sys.version_info[:2]), msg
+
+
+def test_extra_packages_on_a_cuda_build_are_refused(tmp_path, host):
+    host([H100])
+    msg = refusal(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_extra_packages=["six"])
+    assert msg.startswith("vllm_venv_extra_packages is set (six), but a CUDA build installs its lock only"), msg
 
 
 # --------------------------------------------------------------------------- vllm_service
@@ -178,7 +256,7 @@ def test_weights_that_do_not_fit_the_gpus_are_refused_before_the_unit(tmp_path, 
         "localhost cannot serve this model on its GPUs: the model's weights are 24576 MiB (24.0 GiB); with 2048 MiB "
         "(2.0 GiB) margin per GPU they need 28672 MiB, but GPU 0,1 give only 26112 MiB (25.5 GiB) at "
         "gpu_memory_utilization 0.85 (total 30720 MiB x 0.85); use more GPUs (vllm_service_gpus), a larger "
-        "utilization or a smaller model")
+        "vllm_service_gpu_memory_utilization or a smaller model")
 
 
 def test_a_cuda_unit_on_a_cpu_build_is_refused_by_name(tmp_path, host):

@@ -63,7 +63,7 @@ def test_weights_that_do_not_fit_are_refused():
     assert refusals == [
         "the model's weights are 12288 MiB (12.0 GiB); with 2048 MiB (2.0 GiB) margin per GPU they need 14336 MiB, "
         "but GPU 0 give only 13056 MiB (12.8 GiB) at gpu_memory_utilization 0.85 (total 15360 MiB x 0.85); use more "
-        "GPUs (vllm_service_gpus), a larger utilization or a smaller model"]
+        "GPUs (vllm_service_gpus), a larger vllm_service_gpu_memory_utilization or a smaller model"]
     assert gpu_facts.preflight_refusals(facts, None, "580.65.06", "", weights_bytes=10 * 2 ** 30) == []
 
 

@@ -25,6 +25,8 @@ PIN_CUDA = {
     # vllm 0.33.0: Requires-Dist torch==2.14.0; PyPI's torch 2.14.0 manylinux wheels are built
     # for CUDA 13.0 (they require nvidia-*-cu13 packages).
     "vllm==0.33.0": ("torch 2.14.0", "13.0"),
+    # vllm 0.34.0: Requires-Dist torch==2.14.0 as well.
+    "vllm==0.34.0": ("torch 2.14.0", "13.0"),
 }
 # CUDA -> minimum Linux driver. Source: NVIDIA CUDA Toolkit release notes, table 3 ("CUDA
 # Toolkit and Corresponding Driver Versions", the GA release's Linux x86_64 column).
@@ -237,7 +239,8 @@ def _gib(mib):
 
 
 def preflight_refusals(facts, devices=None, min_driver=None, min_driver_why="", min_cc=MIN_COMPUTE_CAPABILITY,
-                       utilization=DEFAULT_UTILIZATION, weights_bytes=None, margin_mib=DEFAULT_MARGIN_MIB):
+                       utilization=DEFAULT_UTILIZATION, weights_bytes=None, margin_mib=DEFAULT_MARGIN_MIB,
+                       gpus_variable="vllm_service_gpus"):
     """Every reason this host cannot serve the pinned CUDA build; each names what was found and what is needed."""
     refusals = []
     if min_driver:
@@ -247,8 +250,8 @@ def preflight_refusals(facts, devices=None, min_driver=None, min_driver_why="", 
                             % (shown(facts["driver"]), min_driver, min_driver_why or "the pinned build"))
     selected, unknown = select(facts["gpus"], parse_devices(devices))
     if unknown:
-        refusals.append("vllm_service_gpus names %s, which match no GPU here (nvidia-smi lists %s)" % (
-            shown(", ".join(unknown)), listed(facts["gpus"])))
+        refusals.append("%s names %s, which match no GPU here (nvidia-smi lists %s)" % (
+            gpus_variable, shown(", ".join(unknown)), listed(facts["gpus"])))
     for gpu in selected:
         if (version_tuple(gpu["compute_capability"]) or (0,)) < version_tuple(min_cc):
             refusals.append("GPU %s (%s) has compute capability %s, the AWQ kernels (awq, awq_marlin) of the "
@@ -266,10 +269,10 @@ def preflight_refusals(facts, devices=None, min_driver=None, min_driver_why="", 
                 refusals.append(
                     "the model's weights are %d MiB (%s); with %d MiB (%s) margin per GPU they need %d MiB, but GPU %s "
                     "give only %d MiB (%s) at gpu_memory_utilization %s (total %d MiB x %s); use more GPUs "
-                    "(vllm_service_gpus), a larger utilization or a smaller model"
+                    "(%s), a larger vllm_service_gpu_memory_utilization or a smaller model"
                     % (weights, _gib(weights), margin_mib, _gib(margin_mib), needed,
                        ",".join(str(gpu["index"]) for gpu in selected), budget, _gib(budget), utilization,
-                       sum(gpu["memory_total_mib"] for gpu in selected), utilization))
+                       sum(gpu["memory_total_mib"] for gpu in selected), utilization, gpus_variable))
     return refusals
 
 

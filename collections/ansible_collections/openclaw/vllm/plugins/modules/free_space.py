@@ -57,6 +57,10 @@ free_gb:
   description: Free space in whole GiB.
   returned: always
   type: int
+device:
+  description: The filesystem's device number (two paths on one filesystem share their free space).
+  returned: always
+  type: int
 """
 
 import os
@@ -71,7 +75,8 @@ def main():
     while not os.path.exists(path):
         path = os.path.dirname(path)
     free = shutil.disk_usage(path).free
-    module.exit_json(changed=False, checked_path=path, free_bytes=free, free_gb=free // 2**30)
+    module.exit_json(changed=False, checked_path=path, free_bytes=free, free_gb=free // 2**30,
+                     device=os.stat(path).st_dev)
 
 
 if __name__ == "__main__":

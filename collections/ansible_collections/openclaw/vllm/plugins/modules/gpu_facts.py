@@ -29,8 +29,14 @@ options:
     type: list
     elements: str
     default: []
+  gpus_variable:
+    description: The role variable that O(gpus) came from, for messages.
+    type: str
+    default: vllm_service_gpus
   packages:
-    description: The pinned packages; the minimum driver is looked up for them (see O(min_driver)).
+    description:
+      - The pinned packages; the minimum driver is looked up for them (see O(min_driver)).
+      - A pin with no row in the table is refused (fail closed), unless O(min_driver) is set.
     type: list
     elements: str
     default: []
@@ -135,6 +141,7 @@ def main():
         gpus=dict(type="list", elements="str", default=[]),
         packages=dict(type="list", elements="str", default=[]),
         min_driver=dict(type="str", default=""),
+        gpus_variable=dict(type="str", default="vllm_service_gpus"),
         min_compute_capability=dict(type="str", default=gpu_facts.MIN_COMPUTE_CAPABILITY),
         gpu_memory_utilization=dict(type="float", default=gpu_facts.DEFAULT_UTILIZATION),
         model_path=dict(type="path"),
@@ -151,10 +158,16 @@ def main():
         if (params[key] or key != "min_driver") and gpu_facts.version_tuple(params[key]) is None:
             module.fail_json(msg="%s must be a dotted version like 580.65.06, got %r"
                              % (key, gpu_facts.shown(params[key])))
+    unknown_pin = None
     if params["min_driver"]:
-        min_driver, cuda, why = params["min_driver"], None, "min_driver %s (set explicitly)" % params["min_driver"]
+        min_driver, cuda, why = params["min_driver"], None, "vllm_venv_min_nvidia_driver %s" % params["min_driver"]
     else:
         min_driver, cuda, why = gpu_facts.min_driver_for(params["packages"])
+        if min_driver is None and params["packages"]:
+            # Fail closed: a driver floor nobody looked up passes any driver.
+            unknown_pin = ("no CUDA runtime is known for %s (gpu_facts.PIN_CUDA), so the driver it needs cannot be "
+                           "checked; set vllm_venv_min_nvidia_driver to the driver its torch needs"
+                           % ", ".join(params["packages"]))
     result = {"changed": False, "min_driver": {"version": min_driver, "cuda": cuda, "why": why}}
     model = params["model_path"]
     result["weights_bytes"] = gpu_facts.safetensors_bytes(model) if model and os.path.isdir(model) else None
@@ -162,12 +175,12 @@ def main():
         facts = gpu_facts.query(params["nvidia_smi"])
         result["cuda"] = gpu_facts.cuda_version(params["nvidia_smi"])
     except gpu_facts.GpuError as exc:
-        module.exit_json(available=False, error=str(exc), refusals=[
+        module.exit_json(available=False, error=str(exc), refusals=([unknown_pin] if unknown_pin else []) + [
             "the accelerator is cuda but %s: a CUDA build needs a working NVIDIA driver (nvidia-smi)" % exc], **result)
     result.update(facts, available=True)
-    result["refusals"] = gpu_facts.preflight_refusals(
+    result["refusals"] = ([unknown_pin] if unknown_pin else []) + gpu_facts.preflight_refusals(
         facts, params["gpus"] or None, min_driver, why, params["min_compute_capability"],
-        params["gpu_memory_utilization"], result["weights_bytes"], params["margin_mib"])
+        params["gpu_memory_utilization"], result["weights_bytes"], params["margin_mib"], params["gpus_variable"])
     module.exit_json(**result)
 
 

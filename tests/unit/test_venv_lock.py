@@ -1,0 +1,181 @@
+"""module_utils/venv_lock: reading a hash-pinned lock and asking a package source, before any
+download, whether it serves every locked file. The registry is a TEST DOUBLE (a PEP 691 JSON
+index served from a real socket here; PyPI is outside the thing under test); the committed
+locks are the real ones."""
+import hashlib
+import http.server
+import json
+import threading
+
+import pytest
+
+from conftest import ROOT
+
+from ansible_collections.openclaw.vllm.plugins.module_utils import venv_lock
+
+LOCKS = ROOT / "collections" / "ansible_collections" / "openclaw" / "vllm" / "roles" / "vllm_venv" / "files" / "locks"
+A = "a" * 64
+B = "b" * 64
+
+
+def test_every_committed_lock_is_the_one_index_json_names_and_parses():
+    index = json.loads((LOCKS / "index.json").read_text())
+    locked = {name: entry for name, entry in index["locks"].items() if "unresolvable" not in entry}
+    assert "vllm-0.33.0-cuda-py3.11" in locked
+    for name, entry in locked.items():
+        text = (LOCKS / entry["file"]).read_text()
+        assert venv_lock.digest_of(text) == entry["sha256"], name
+        pins = {pin[0]: pin for pin in venv_lock.parse(text)}
+        assert len(pins) == entry["packages"]
+        assert pins["vllm"][1] == entry["pin"] and pins["torch"][1] == entry["top_level"]["torch"]
+        assert all(len(digest) == 64 for pin in pins.values() for digest in pin[2])
+
+
+def test_a_lock_is_pins_with_hashes_and_nothing_else():
+    text = "# comment\nTorch_Stuff==1.0 \\\n    --hash=sha256:%s \\\n    --hash=sha256:%s\nsix==1.16.0 \\\n" \
+           "    --hash=sha256:%s\n" % (A, B, A)
+    assert venv_lock.parse(text) == [("torch-stuff", "1.0", frozenset({A, B})), ("six", "1.16.0", frozenset({A}))]
+    with pytest.raises(venv_lock.LockError, match="six==1.16.0 has no --hash"):
+        venv_lock.parse("six==1.16.0\n")
+    with pytest.raises(venv_lock.LockError, match="line 1 is not"):
+        venv_lock.parse("six>=1.16\n")
+    with pytest.raises(venv_lock.LockError, match="line 1 is not"):
+        venv_lock.parse("--index-url https://elsewhere/simple\n")
+
+
+@pytest.mark.parametrize("filename, python, fits", [
+    ("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", "3.11", True),
+    ("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", "3.12", False),
+    ("torch-2.14.0-cp311-cp311-manylinux_2_28_aarch64.whl", "3.11", False),
+    ("torch-2.14.0-cp311-cp311-win_amd64.whl", "3.11", False),
+    ("vllm-0.33.0-cp38-abi3-manylinux_2_31_x86_64.whl", "3.13", True),
+    ("six-1.16.0-py2.py3-none-any.whl", "3.11", True),
+    ("six-1.16.0.tar.gz", "3.11", False),
+])
+def test_wheel_tags_decide_what_fits_the_host(filename, python, fits):
+    assert venv_lock.wheel_fits(filename, python, "x86_64") is fits
+
+
+class Registry:
+    """A TEST DOUBLE of a PEP 691 index: project -> files; counts requests; can fail."""
+
+    def __init__(self, projects):
+        self.projects, self.requests, self.fail_first = projects, [], {}
+        registry = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                name = self.path.strip("/").split("/")[-1]
+                registry.requests.append(name)
+                if registry.fail_first.get(name, 0) > 0:
+                    registry.fail_first[name] -= 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                if name not in registry.projects:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                files = registry.projects[name]
+                body = json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": files,
+                                   "versions": sorted({f["filename"].split("-")[1] for f in files})}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", self.server.kind)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.kind = venv_lock.JSON_TYPE
+        self.url = "http://127.0.0.1:%d/simple" % self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def entry(filename, digest, size):
+    return {"filename": filename, "hashes": {"sha256": digest}, "size": size, "url": filename}
+
+
+@pytest.fixture
+def registry():
+    made = []
+
+    def _make(projects):
+        made.append(Registry(projects))
+        return made[-1]
+    yield _make
+    for one in made:
+        one.close()
+
+
+LOCK = [("torch", "2.14.0", frozenset({A})), ("six", "1.16.0", frozenset({B}))]
+
+
+def test_a_source_that_serves_every_pin_sums_the_download(registry):
+    index = registry({
+        "torch": [entry("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", A, 900),
+                  entry("torch-2.14.0-cp312-cp312-manylinux_2_28_x86_64.whl", A, 950)],
+        "six": [entry("six-1.16.0-py2.py3-none-any.whl", B, 11)]})
+    result = venv_lock.check(LOCK, venv_lock.sources_for(index.url), "3.11", "x86_64")
+    assert result == {"missing": [], "download_bytes": 911, "unsized": [], "errors": []}
+
+
+def test_what_a_source_lacks_is_named_with_what_it_has_instead(registry):
+    index = registry({
+        "torch": [entry("torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl", A, 900)],
+        "six": [entry("six-1.16.0-py2.py3-none-any.whl", "c" * 64, 11)]})
+    lock = LOCK + [("flashinfer-cubin", "0.7.2.post1", frozenset({A}))]
+    result = venv_lock.check(lock, venv_lock.sources_for(index.url), "3.11", "x86_64")
+    assert result["missing"] == [
+        "torch==2.14.0: %s/ has no version 2.14.0 of torch (newest: 2.13.0)" % index.url,
+        # the registry's file changed since the lock was made: a hash mismatch is a missing file
+        "six==1.16.0: %s/ has six 1.16.0, but no wheel with a locked hash for Python 3.11 on x86_64" % index.url,
+        "flashinfer-cubin==0.7.2.post1: %s/ has no project flashinfer-cubin" % index.url]
+    assert result["download_bytes"] == 0
+
+
+def test_a_wheel_for_another_python_is_not_served(registry):
+    index = registry({"torch": [entry("torch-2.14.0-cp312-cp312-manylinux_2_28_x86_64.whl", A, 900)],
+                      "six": [entry("six-1.16.0-py2.py3-none-any.whl", B, 11)]})
+    result = venv_lock.check(LOCK, venv_lock.sources_for(index.url), "3.11", "x86_64")
+    assert result["missing"] == ["torch==2.14.0: %s/ has torch 2.14.0, but no wheel with a locked hash for "
+                                 "Python 3.11 on x86_64" % index.url]
+
+
+def test_a_server_error_is_retried_and_a_non_json_index_is_an_error(registry, monkeypatch):
+    monkeypatch.setattr(venv_lock.time, "sleep", lambda seconds: None)  # the retry's pause only
+    index = registry({"torch": [entry("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", A, 900)],
+                      "six": [entry("six-1.16.0-py2.py3-none-any.whl", B, 11)]})
+    index.fail_first["torch"] = 2
+    result = venv_lock.check(LOCK, venv_lock.sources_for(index.url), "3.11", "x86_64")
+    assert result["missing"] == [] and result["errors"] == [] and index.requests.count("torch") == 3
+    index.server.kind = "text/html"
+    result = venv_lock.check(LOCK, venv_lock.sources_for(index.url), "3.11", "x86_64")
+    assert "did not answer application/vnd.pypi.simple.v1+json for torch" in result["errors"][0]
+
+
+def test_an_unreachable_index_is_an_error_that_hides_its_credentials(monkeypatch):
+    monkeypatch.setattr(venv_lock.time, "sleep", lambda seconds: None)
+    port = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    url = "http://user:s3cret@127.0.0.1:%d/simple" % port.server_port
+    port.server_close()  # nothing listens there now
+    result = venv_lock.check(LOCK[:1], venv_lock.sources_for(url), "3.11", "x86_64")
+    assert result["errors"] and "cannot be reached" in result["errors"][0]
+    assert "s3cret" not in result["errors"][0] and "user" not in result["errors"][0]
+
+
+def test_a_wheelhouse_is_matched_by_name_and_version(tmp_path):
+    (tmp_path / "torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"x" * 7)
+    (tmp_path / "six-1.15.0-py2.py3-none-any.whl").write_bytes(b"x")
+    result = venv_lock.check(LOCK, venv_lock.sources_for(wheelhouse=str(tmp_path)), "3.11", "x86_64")
+    assert result["download_bytes"] == 7
+    assert result["missing"] == ["six==1.16.0: %s has no version 1.16.0 of six (newest: 1.15.0)" % tmp_path]
+
+
+def test_the_digest_is_of_the_bytes():
+    assert venv_lock.digest_of("six==1\n") == hashlib.sha256(b"six==1\n").hexdigest()
