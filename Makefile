@@ -10,13 +10,28 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: rehearsal test unit unit-matrix roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
+.PHONY: locks cuda-check gpu-check testhost-bookworm rehearsal test unit unit-matrix roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
 
 test:
 	bash scripts/test.sh
 
 venv:
 	bash scripts/venv.sh
+
+# The CUDA build's locks (roles/vllm_venv/files/locks/): resolve every supported pin again with uv,
+# from the registry's metadata (no wheel is downloaded). make test checks them (lock-venv.py --check).
+locks: venv
+	python scripts/lock-venv.py
+
+# The real CUDA build from the registry on a CPU test host (about 4.3 GB down, 14 GiB of disk, 5-10
+# min): hash mode, versions, import, vLLM's parser on the unit's flags, a changed=0 re-run, figures.
+cuda-check: venv testhost-bookworm
+	bash scripts/cuda-check.sh
+
+# On a machine with a real NVIDIA GPU and torch (the device tool's machine): gpu_facts and the
+# start-time gate against the real driver, with and without a real CUDA allocation held.
+gpu-check:
+	bash scripts/gpu-check.sh
 
 # CONTRIBUTING.md says when: before resolving anything that changes setup (REF=, UNTIL=, CMD=)
 rehearsal:
@@ -52,9 +67,11 @@ publish-checks: build
 docs: venv
 	bash scripts/docs.sh
 
-testhost:
-	bash scripts/testhost-image.sh
+testhost: testhost-bookworm
 	SUITE=trixie bash scripts/testhost-image.sh
+
+testhost-bookworm:
+	bash scripts/testhost-image.sh
 
 assets: venv
 	bash scripts/build-wheelhouse.sh .cache/wheelhouse
@@ -73,7 +90,7 @@ molecule: venv testhost assets
 	molecule test -s backoff --no-shared-state
 	molecule test -s fleet --no-shared-state
 
-demo: venv testhost assets
+demo: venv testhost-bookworm assets
 	bash scripts/demo.sh
 
 # one table for the fleet (inventory from ansible.cfg, or INVENTORY=path) and openclaw-vllm-status.json;

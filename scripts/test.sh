@@ -34,6 +34,9 @@ guard_suite=(tests/unit/test_guard_cli.py tests/unit/test_guard_hostile.py tests
              tests/unit/test_port_guard_module.py tests/unit/test_identity_property.py)
 step "guard suite, kernel < 6.10 tables" env OPENCLAW_VLLM_GUARD_TABLES=legacy pytest -q "${guard_suite[@]}"
 step "guard suite, /proc/net fallback" env OPENCLAW_VLLM_GUARD_TABLES=proc pytest -q "${guard_suite[@]}"
+# The CUDA build's locks against the registry, from its metadata only (no wheel; `make cuda-check`
+# is the real build): each lock is the one index.json names and every locked file is still served.
+step "CUDA locks (registry metadata)" python scripts/lock-venv.py --check
 step "collection build" bash scripts/build-collection.sh
 # Publishing: ansible-test sanity on the oldest and newest ansible-core that meta/runtime.yml
 # claims (`bash scripts/sanity.sh` runs all five), then antsibull-docs lint, antsibull-changelog,

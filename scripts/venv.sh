@@ -14,4 +14,4 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
   --config-settings editable_mode=compat -e '.[test]'
 echo "$want" >"$stamp"
-echo "venv: .venv ready ($(.venv/bin/ansible --version | head -1))"
+echo "venv: .venv ready ($(.venv/bin/ansible --version | sed -n 1p))"
