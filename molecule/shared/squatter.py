@@ -33,7 +33,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class Server(HTTPServer):
-    allow_reuse_address = False  # a plain bind: it waits for the port, it never shares it
+    # SO_REUSEADDR, as servers set it (uvicorn, vLLM's, does): it binds over the TIME_WAIT
+    # connections that health checks leave on the port for 60 s (a plain bind would wait those
+    # out and lose the restart window), but never beside a socket that listens: it waits for
+    # the port, it does not share it.
+    allow_reuse_address = True
 
 
 while True:

@@ -2,7 +2,9 @@
 squatter.py) takes :8001 while the unit is down and answers 200 to everything, a plausible
 completion included. Nothing of ours believes it: status is not healthy and names it (the
 seed's HINT), the API key never reaches it, and a roll-out fails its gate at once naming it,
-without a rollback (which cannot help), with the rollback point as the switch left it.
+without a rollback (which cannot help), with the rollback point as the switch left it. Then
+the squatter leaves while the unit waits to retry the held start (auto-restart, with the
+roll-out's unit), and site.yml converges the host back: healthy, ours, on the unit it asks for.
 Runs last (after test_unknown_holder.py); the squatter is stopped at the end, the scenario destroys the host."""
 import json
 
@@ -62,3 +64,21 @@ def test_a_roll_out_fails_fast_naming_the_squatter_without_a_rollback(testhost, 
     assert testhost.run("cat %s" % ROLLBACK).stdout == unit_before
     assert [hit for hit in testhost.squatter_heard() if hit["auth"]] == []
     assert testhost.alive(squatted["pid"])
+
+
+def test_once_the_port_is_free_the_host_converges_back(testhost, squatted, tmp_path_factory):
+    # The held roll-out left the unit retrying its start (auto-restart) on the roll-out's unit.
+    assert testhost.unit_property("ActiveState") in ("activating", "failed"), testhost.diagnostics()
+    testhost.stop_squatter()
+    assert wait_for(lambda: not testhost.alive(squatted["pid"]), timeout=10)
+    site = runner(inventory_for(tmp_path_factory.mktemp("inventory"), [INSTANCE]), INSTANCE)
+    rc, _, failed = site()
+    assert rc == 0, "\n".join(str(result.get("msg", result)) for result in failed)
+    unit = testhost.run("cat %s/.config/systemd/user/%s" % (HOME, UNIT)).stdout
+    assert "--max-num-seqs 5" not in unit and "--max-num-seqs 8" in unit, unit
+    assert "--max-num-seqs 5" in testhost.run("cat %s" % ROLLBACK).stdout
+    facts = json.loads(testhost.as_user(BIN + "/openclaw-vllm status --json --complete --model local-assistant").stdout)
+    assert facts["healthy"] is True and facts["owner"] == {"ours": True, "by": "unit", "why": None}, facts
+    assert facts["completion"]["ok"] is True, facts["completion"]
+    pid = int(testhost.unit_property("MainPID"))
+    assert "--max-num-seqs 8" in testhost.cmdline(pid), testhost.cmdline(pid)
