@@ -3,16 +3,19 @@
 host that serves: what a real host would see, and what only these test hosts add.
 
 One script runs on the host, as the service user: it polls /health every 50 ms, restarts the
-unit, and notes when the old API server and its engines are gone (their /proc entries) and when
-the unit is inactive, activating and active again (systemctl --user show, every 50 ms). Printed:
+unit (as the role's handler does, `systemctl --user try-restart`), watches the old API server
+and its engines go (their /proc entries), and then reads systemd's own monotonic timestamps of
+the unit (the same clock). Printed, in seconds from the last 200 before the restart:
 
     down     last 200 before the restart -> first 200 after it (what clients see)
-    stop     restart -> the old process tree gone (vLLM's own shutdown)
+    drain    restart -> the old process tree gone (vLLM's own shutdown, --shutdown-timeout)
     wait     tree gone -> the unit inactive: systemd waiting for a cgroup that is already empty.
-             On these test hosts (cgroup v1 in a container, no release agent) the user manager
-             misses that the cgroup emptied and waits out TimeoutStopSec; a real host (cgroup v2,
-             or v1 with a release agent) does not.
-    start    the unit inactive -> active -> first 200 (the guard, vLLM loading the model)
+             On a test host whose systemd has only cgroup v1 (podman on a hybrid VM, no release
+             agent) the user manager misses that the cgroup emptied and waits out TimeoutStopSec;
+             a real host (cgroup v2, or v1 with a release agent) does not, nor does a test host
+             that scripts/testhost-image.sh's fix_cgroup_events applies to.
+    guard    inactive -> active: the ExecStartPre port guard (and the GPU gate on CUDA builds)
+    load     active -> first 200: vLLM starts and loads the model
     real     down - wait: the downtime a real host would see
 
     python benchmarks/switch_downtime.py [CONTAINER] [--runs N]
@@ -25,10 +28,10 @@ HOST_SCRIPT = r'''
 import json, os, subprocess, sys, threading, time, urllib.request
 unit, port = sys.argv[1], int(sys.argv[2])
 now = time.monotonic
-def show():
-    out = subprocess.run(["systemctl", "--user", "show", unit, "-p", "ActiveState", "-p", "MainPID"],
+def show(*names):
+    out = subprocess.run(["systemctl", "--user", "show", unit] + ["--property=" + n for n in names],
                          capture_output=True, text=True).stdout
-    return dict(line.split("=", 1) for line in out.split())
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 def healthy():
     try:
         return urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=1).status == 200
@@ -37,31 +40,36 @@ def healthy():
 def tree(pid):
     kids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
     return [pid] + [p for k in kids for p in tree(int(k))]
-old = tree(int(show()["MainPID"]))
+deadline = now() + 600  # a serving host: wait for the previous run's start to finish
+while not healthy() and now() < deadline:
+    time.sleep(1)
+old = tree(int(show("MainPID")["MainPID"]))
 marks, last_ok = {}, [None]
 def poll():
     while "up" not in marks:
         ok = healthy()
-        if ok and "restart" not in marks:
-            last_ok[0] = now()
-        if ok and "restart" in marks:
+        if "restart" not in marks:
+            if ok:
+                last_ok[0] = now()
+        elif not ok and "down" not in marks:
+            marks["down"] = now()
+        elif ok and "down" in marks:
             marks["up"] = now()
         time.sleep(0.05)
 poller = threading.Thread(target=poll)
 poller.start()
 time.sleep(0.5)
 marks["restart"] = now()
-subprocess.Popen(["systemctl", "--user", "restart", unit])
+subprocess.Popen(["systemctl", "--user", "try-restart", unit])
 while "up" not in marks:
-    state = show()["ActiveState"]
     if "gone" not in marks and not any(os.path.exists("/proc/%d" % p) for p in old):
         marks["gone"] = now()
-    if "inactive" not in marks and state in ("inactive", "activating") and "gone" in marks:
-        marks["inactive"] = now()
-    if "active" not in marks and state == "active" and "inactive" in marks:
-        marks["active"] = now()
     time.sleep(0.05)
 poller.join()
+stamps = show("InactiveEnterTimestampMonotonic", "InactiveExitTimestampMonotonic", "ActiveEnterTimestampMonotonic")
+marks["inactive"] = int(stamps["InactiveEnterTimestampMonotonic"]) / 1e6
+marks["activating"] = int(stamps["InactiveExitTimestampMonotonic"]) / 1e6
+marks["active"] = int(stamps["ActiveEnterTimestampMonotonic"]) / 1e6
 print(json.dumps({k: v - last_ok[0] for k, v in marks.items()}))
 '''
 
@@ -85,13 +93,15 @@ def main():
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--user", default="vllm")
     args = parser.parse_args()
-    print("%-4s %7s %7s %7s %7s %7s" % ("run", "down", "stop", "wait", "start", "real"))
+    print("%-4s %7s %7s %7s %7s %7s %7s" % ("run", "down", "drain", "wait", "guard", "load", "real"))
     for run in range(1, args.runs + 1):
         m = run_once(args.container, args.unit, args.port, args.user)
-        stop = m["gone"] - m["restart"]
-        wait = m["inactive"] - m["gone"]
-        start = m["up"] - m["inactive"]
-        print("%-4d %6.1fs %6.1fs %6.1fs %6.1fs %6.1fs" % (run, m["up"], stop, wait, start, m["up"] - wait))
+        drain = m["gone"] - m["restart"]
+        wait = max(0.0, m["inactive"] - m["gone"])
+        guard = m["active"] - m["inactive"]
+        load = m["up"] - m["active"]
+        print("%-4d %6.1fs %6.1fs %6.1fs %6.1fs %6.1fs %6.1fs" % (run, m["up"], drain, wait, guard, load, m["up"] - wait),
+              flush=True)
 
 
 if __name__ == "__main__":
