@@ -100,11 +100,6 @@ cat >"$tmp/flags.yml" <<EOF
   vars_files:
     - $PWD/$ROLES/vllm_service/defaults/main.yml
     - $PWD/$ROLES/vllm_service/vars/main.yml
-  vars:
-    __vllm_service_host: {stdout_lines: ["venv_resolved=$build", "model_resolved=/m/v1"]}
-    vllm_service_api_key: not-a-real-key
-    vllm_service_enable_auto_tool_choice: true
-    vllm_venv_pin: "$PIN"
   tasks:
     - name: Print them
       ansible.builtin.copy:
@@ -112,7 +107,11 @@ cat >"$tmp/flags.yml" <<EOF
         dest: "$tmp/flags.json"
         mode: "0644"
 EOF
-ANSIBLE_COLLECTIONS_PATH="$PWD/collections" ansible-playbook -i localhost, -c local "$tmp/flags.yml" >/dev/null ||
+ANSIBLE_COLLECTIONS_PATH="$PWD/collections" ansible-playbook -i localhost, -c local \
+  -e ansible_python_interpreter="$(command -v python)" -e "{\"vllm_venv_pin\": \"$PIN\",
+    \"vllm_service_api_key\": \"not-a-real-key\", \"vllm_service_enable_auto_tool_choice\": true,
+    \"__vllm_service_host\": {\"stdout_lines\": [\"venv_resolved=$build\", \"model_resolved=/m/v1\"]}}" \
+  "$tmp/flags.yml" >/dev/null ||
   die "could not render the unit's flags"
 podman cp "$tmp/flags.json" "$NAME:/tmp/flags.json"
 
@@ -134,12 +133,9 @@ assert md.version("vllm") == pin, md.version("vllm")
 print("packages: %d, all at the locked version; vllm %s, torch %s (CUDA %s)"
       % (len(locked), md.version("vllm"), torch.__version__, torch.version.cuda))
 flags = json.load(open("/tmp/flags.json"))
-try:
-    from vllm.entrypoints.openai.cli_args import make_arg_parser
-    try:
-        from vllm.utils.argparse_utils import FlexibleArgumentParser
-    except ImportError:
-        from vllm.utils import FlexibleArgumentParser
+try:  # where `vllm serve` takes them from (vllm/entrypoints/cli/serve.py, 0.33 and 0.34)
+    from vllm.entrypoints.common.cli_args import make_arg_parser
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
 except ImportError as exc:
     sys.exit("vLLM's serve parser cannot be imported: %s" % exc)
 parser = make_arg_parser(FlexibleArgumentParser())

@@ -114,7 +114,7 @@ def _version_of(filename, name):
     if filename.endswith(".whl"):
         parts = base.split("-")
         return parts[1] if len(parts) >= 5 and normalize(parts[0]) == name else None
-    head, _, version = base.rpartition("-")
+    head, version = base.rpartition("-")[::2]
     return version if normalize(head) == name else None
 
 
@@ -241,4 +241,3 @@ def sources_for(index_url="", extra_index_urls=(), wheelhouse="", ca_bundle=None
         return [WheelhouseSource(wheelhouse)]
     urls = [index_url or "https://pypi.org/simple"] + list(extra_index_urls)
     return [IndexSource(url, ca_bundle) for url in urls]
-
