@@ -66,7 +66,7 @@ cat >"$tmp/play.yml" <<'EOF'
     - role: openclaw.vllm.vllm_venv
 EOF
 
-net_rx() { podman exec "$NAME" awk 'NR > 2 && $1 != "lo:" { sum += $2 } END { print sum + 0 }' /proc/net/dev; }
+net_rx() { podman exec "$NAME" awk 'NR > 2 && $1 != "lo:" { sum += $2 } END { printf "%.0f\n", sum }' /proc/net/dev; }
 disk_used() { df --output=used -B1 /var/lib/containers | tail -1; }
 run_role() {
   ANSIBLE_COLLECTIONS_PATH="$PWD/collections" ANSIBLE_CALLBACK_RESULT_FORMAT=yaml \
@@ -115,7 +115,7 @@ ANSIBLE_COLLECTIONS_PATH="$PWD/collections" ansible-playbook -i localhost, -c lo
   die "could not render the unit's flags"
 podman cp "$tmp/flags.json" "$NAME:/tmp/flags.json"
 
-podman exec -e VLLM_TARGET_DEVICE=cpu "$NAME" "$build/bin/python" - "$PIN" <<'EOF' || die "the build's checks (above)"
+podman exec -i -e VLLM_TARGET_DEVICE=cpu "$NAME" "$build/bin/python" - "$PIN" <<'EOF' || die "the build's checks (above)"
 import importlib.metadata as md, json, re, sys
 pin = sys.argv[1]
 build = sys.prefix
