@@ -8,6 +8,8 @@ The tests run in file order and build on each other (one module, one fleet):
      by itself and fails the play naming itself and the rollback, host 3 is never touched;
   b. status.yml shows exactly that state (table and JSON);
   c. rollback.yml --limit openclaw-fleet-1 puts host 1 back on v1, healthy;
+  c2. a squatter (another user) takes host 1's port in the restart window of a second roll-out:
+     host 1 fails at once naming it, no rollback, hosts 2 and 3 untouched, status shows it held;
   d. with openclaw-fleet-3 stopped, status.yml reports it unreachable and the others still report.
 
 What each test drives:
@@ -241,6 +243,48 @@ def test_c_rollback_host1_to_v1(fleet):
     now = serving(fleet[H1])
     assert now and now["version"] == "v1", now
     assert now["model"] == BEFORE[H1]["serving"]["model"], (now, BEFORE[H1])
+    answers(fleet[H1])
+
+
+# --- c2. a canary whose port is squatted during its switch -------------------------------------
+
+HINT = ("HINT: vLLM blocked \u2014 port 8001 held by unknown process (pid={pid}, cmd=\"{cmd}\"). "
+        "Stop it or free :8001, then restart openclaw-vllm.service.")
+
+
+def test_c2_a_squatted_canary_fails_naming_the_holder_others_untouched(fleet, tmp_path_factory):
+    """Another user's process (molecule/shared/squatter.py, as nobody) waits for host 1's port and
+    takes it in the restart window of its switch to v2, then answers 200 to everything. The roll-out
+    fails for host 1 at once, naming the squatter, without a rollback; hosts 2 and 3 are untouched;
+    the key never reaches the squatter; status.yml shows host 1 held. Then host 1 converges back."""
+    before = {name: (fleet[name].unit_property("ActiveEnterTimestamp"), serving(fleet[name])) for name in (H2, H3)}
+    command = fleet[H1].start_squatter()
+    rc, output = playbook("site.yml", "-e", "fleet_model_version=v2", "-e", "openclaw_serial=1")
+    fatal = fatal_sections(output)
+    pid = fleet[H1].squatter_pid()
+    try:
+        assert rc != 0 and pid, (rc, pid, output[-3000:])
+        message = " ".join(fatal.get(H1, "").split())
+        assert ("failed its gate: Require /health: port 8001 is held by an unknown process pid=%d uid=65534" % pid
+                in message), message
+        assert "Cause: " + HINT.format(pid=pid, cmd=command) in message, message
+        assert "Not rolled back: the cause is not the new version" in message, message
+        assert [hit for hit in fleet[H1].squatter_heard() if hit["auth"]] == []
+        for name in (H2, H3):
+            assert name not in fatal, fatal.get(name)
+            assert (fleet[name].unit_property("ActiveEnterTimestamp"), serving(fleet[name])) == before[name], name
+        status_rc, status_output, doc = status_json(tmp_path_factory)
+        row = doc["hosts"][H1]
+        assert status_rc == 0 and row_healthy(row) is False and row["health"]["ok"] is True, row
+        assert row["hint"] == HINT.format(pid=pid, cmd=command), row
+        assert re.search(r"%s\s.*held, not ours.*unknown pid=%d" % (re.escape(H1), pid), status_output), \
+            status_output[-3000:]
+    finally:
+        fleet[H1].stop_squatter()
+    rc, output = playbook("site.yml", "--limit", H1)
+    assert rc == 0, output[-4000:]
+    now = serving(fleet[H1])
+    assert now and now["version"] == "v1", now
     answers(fleet[H1])
 
 
