@@ -203,15 +203,36 @@ def test_a_package_the_source_does_not_serve_is_refused_before_any_download(tmp_
 
 def test_a_made_up_pin_is_refused_naming_it(tmp_path, host):
     host([H100])
-    # No CUDA runtime known for it: the driver check fails closed.
     msg = refusal(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_pin="9.9.9")
-    assert ("no CUDA runtime is known for vllm==9.9.9 (gpu_facts.PIN_CUDA), so the driver it needs cannot be checked; "
-            "set vllm_venv_min_nvidia_driver to the driver its torch needs") in msg
-    # Told the driver: no lock for it.
-    msg = refusal(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_pin="9.9.9", vllm_venv_min_nvidia_driver="580.65.06")
     assert msg.startswith("There is no lock for vllm 9.9.9 with Python %d.%d (vllm_venv_pin, vllm_venv_python %s); "
                           "the collection has locks for: vllm-0.33.0-cuda-py3.11, " % (
                               sys.version_info[0], sys.version_info[1], sys.executable)), msg
+
+
+def test_a_lock_of_a_vllm_without_a_known_cuda_runtime_fails_closed(tmp_path, host):
+    """The driver check reads the vllm version the lock pins, not vllm_venv_pin."""
+    host([H100])
+    house, lock = stand_in_lock(tmp_path)
+    lock.write_text(lock.read_text().replace("vllm==0.33.0", "vllm==9.9.9"))
+    msg = refusal(tmp_path, **cuda_vars(tmp_path, house, lock, vllm_venv_min_free_gb=0))
+    assert ("no CUDA runtime is known for vllm==9.9.9 (gpu_facts.PIN_CUDA), so the driver it needs cannot be checked; "
+            "set vllm_venv_min_nvidia_driver to the driver its torch needs") in msg
+    # Told the driver its torch needs, the same lock goes on to the next check (the wheelhouse has no 9.9.9).
+    msg = refusal(tmp_path, **cuda_vars(tmp_path, house, lock, vllm_venv_min_free_gb=0,
+                                        vllm_venv_min_nvidia_driver="580.65.06"))
+    assert "vllm==9.9.9: %s has no version 9.9.9 of vllm (newest: 0.33.0)" % house in msg
+
+
+def test_a_lock_that_is_not_a_file_is_named(tmp_path, host):
+    host([H100])
+    msg = refusal(tmp_path, vllm_venv_accelerator="cuda", vllm_venv_lock=str(tmp_path / "nope.txt"))
+    assert msg == ("vllm_venv_lock %s is not a file on the controller (expected the path of a lock, "
+                   "`uv pip compile --generate-hashes` output)" % (tmp_path / "nope.txt"))
+
+
+def test_a_relative_tmpdir_is_refused(tmp_path):
+    msg = refusal(tmp_path, vllm_venv_accelerator="cpu", vllm_venv_tmpdir="tmp")
+    assert msg == "vllm_venv_root (%s) and vllm_venv_tmpdir (tmp) must be absolute paths" % (tmp_path / "venv")
 
 
 def test_a_pin_the_registry_cannot_satisfy_is_refused_with_the_reason(tmp_path, host):

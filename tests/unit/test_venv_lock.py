@@ -2,6 +2,7 @@
 download, whether it serves every locked file. The registry is a TEST DOUBLE (a PEP 691 JSON
 index served from a real socket here; PyPI is outside the thing under test); the committed
 locks are the real ones."""
+import base64
 import hashlib
 import http.server
 import json
@@ -60,7 +61,7 @@ class Registry:
     """A TEST DOUBLE of a PEP 691 index: project -> files; counts requests; can fail."""
 
     def __init__(self, projects):
-        self.projects, self.requests, self.fail_first = projects, [], {}
+        self.projects, self.requests, self.fail_first, self.auth = projects, [], {}, []
         registry = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -76,9 +77,15 @@ class Registry:
                     self.send_response(404)
                     self.end_headers()
                     return
+                registry.auth.append(self.headers.get("Authorization"))
                 files = registry.projects[name]
-                body = json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": files,
-                                   "versions": sorted({f["filename"].split("-")[1] for f in files})}).encode()
+                if self.server.kind == venv_lock.JSON_TYPE:
+                    body = json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": files,
+                                       "versions": sorted({f["filename"].split("-")[1] for f in files})}).encode()
+                else:  # PEP 503: links with #sha256= fragments, no sizes
+                    body = ("<html><body>%s</body></html>" % "".join(
+                        '<a href="../../files/%s#sha256=%s">%s</a><br>' % (f["filename"], f["hashes"]["sha256"],
+                                                                           f["filename"]) for f in files)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", self.server.kind)
                 self.end_headers()
@@ -147,26 +154,63 @@ def test_a_wheel_for_another_python_is_not_served(registry):
                                  "Python 3.11 on x86_64" % index.url]
 
 
-def test_a_server_error_is_retried_and_a_non_json_index_is_an_error(registry, monkeypatch):
+def test_a_server_error_is_retried(registry, monkeypatch):
     monkeypatch.setattr(venv_lock.time, "sleep", lambda seconds: None)  # the retry's pause only
     index = registry({"torch": [entry("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", A, 900)],
                       "six": [entry("six-1.16.0-py2.py3-none-any.whl", B, 11)]})
     index.fail_first["torch"] = 2
     result = venv_lock.check(LOCK, venv_lock.sources_for(index.url), "3.11", "x86_64")
     assert result["missing"] == [] and result["errors"] == [] and index.requests.count("torch") == 3
+
+
+def test_a_pep503_html_index_is_read_from_its_links(registry):
+    index = registry({"torch": [entry("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", A, 900)],
+                      "six": [entry("six-1.16.0-py2.py3-none-any.whl", "c" * 64, 11)]})
     index.server.kind = "text/html"
     result = venv_lock.check(LOCK, venv_lock.sources_for(index.url), "3.11", "x86_64")
-    assert "did not answer application/vnd.pypi.simple.v1+json for torch" in result["errors"][0]
+    assert result["errors"] == [] and result["unsized"] == ["torch==2.14.0"]
+    assert result["missing"] == ["six==1.16.0: %s/ has six 1.16.0, but no wheel with a locked hash for Python 3.11 "
+                                 "on x86_64" % index.url]
 
 
-def test_an_unreachable_index_is_an_error_that_hides_its_credentials(monkeypatch):
+def test_credentials_in_the_index_url_go_as_basic_auth_and_are_never_shown(registry):
+    index = registry({"torch": [entry("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", A, 900)]})
+    url = index.url.replace("http://", "http://deploy:s3cr%40t@")
+    result = venv_lock.check(LOCK, venv_lock.sources_for(url), "3.11", "x86_64")
+    assert index.auth[0] == "Basic " + base64.b64encode(b"deploy:s3cr@t").decode()
+    assert result["missing"] == ["six==1.16.0: %s/ has no project six" % index.url]
+    assert "s3cr" not in json.dumps(result) and "deploy" not in json.dumps(result)
+
+
+def test_a_yanked_file_still_serves_its_pin(registry):
+    yanked = dict(entry("six-1.16.0-py2.py3-none-any.whl", B, 11), yanked="broken metadata")
+    index = registry({"torch": [entry("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", A, 900)],
+                      "six": [yanked]})
+    assert venv_lock.check(LOCK, venv_lock.sources_for(index.url), "3.11", "x86_64")["missing"] == []
+
+
+def test_an_unreachable_index_is_one_error_that_hides_its_credentials(monkeypatch):
     monkeypatch.setattr(venv_lock.time, "sleep", lambda seconds: None)
     port = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     url = "http://user:s3cret@127.0.0.1:%d/simple" % port.server_port
     port.server_close()  # nothing listens there now
-    result = venv_lock.check(LOCK[:1], venv_lock.sources_for(url), "3.11", "x86_64")
-    assert result["errors"] and "cannot be reached" in result["errors"][0]
+    lock = [("pkg%d" % number, "1.0", frozenset({A})) for number in range(20)]
+    result = venv_lock.check(lock, venv_lock.sources_for(url), "3.11", "x86_64", workers=1)
+    assert len(result["errors"]) == 1, result["errors"]
+    assert result["errors"][0].startswith("http://127.0.0.1:%d/simple/ cannot be reached: " % port.server_port)
+    assert result["errors"][0].endswith("(pkg0==1.0, pkg1==1.0, pkg2==1.0 and 17 more)")
     assert "s3cret" not in result["errors"][0] and "user" not in result["errors"][0]
+
+
+def test_an_unreadable_first_index_does_not_stop_the_next(registry, monkeypatch):
+    monkeypatch.setattr(venv_lock.time, "sleep", lambda seconds: None)
+    good = registry({"torch": [entry("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", A, 900)],
+                     "six": [entry("six-1.16.0-py2.py3-none-any.whl", B, 11)]})
+    bad = registry({"torch": [], "six": []})
+    for name in ("torch", "six"):
+        bad.fail_first[name] = 99  # 503 every time
+    result = venv_lock.check(LOCK, venv_lock.sources_for(bad.url, [good.url]), "3.11", "x86_64")
+    assert result == {"missing": [], "download_bytes": 911, "unsized": [], "errors": []}
 
 
 def test_a_wheelhouse_is_matched_by_name_and_version(tmp_path):

@@ -16,8 +16,11 @@ what the build will download.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import hashlib
+import html.parser
+import http.client
 import json
 import os
 import re
@@ -30,7 +33,7 @@ import urllib.request
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 # An index answer larger than this is not a project page.
 MAX_PAGE_BYTES = 32 * 1024 * 1024
-TIMEOUT = 30
+TIMEOUT = 20
 # Tries per project page: a resolver hiccup must not read as a missing package.
 TRIES = 3
 WORKERS = 8
@@ -122,45 +125,94 @@ def _same_version(found, locked):
     return found is not None and found.lower().replace("_", "-") == locked.lower().replace("_", "-")
 
 
+class _Links(html.parser.HTMLParser):
+    """The file links of a PEP 503 project page: (file name, sha256 from the #sha256= fragment)."""
+
+    def __init__(self):
+        html.parser.HTMLParser.__init__(self)
+        self.files = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag != "a":
+            return
+        href = dict(attrs).get("href") or ""
+        url, _sep, fragment = href.partition("#")
+        filename = urllib.parse.unquote(url.rsplit("/", 1)[-1])
+        digest = fragment[len("sha256="):] if fragment.startswith("sha256=") else None
+        self.files.append({"filename": filename, "sha256": digest, "size": None})
+
+
+class SourceError(OSError):
+    """A source that cannot be read at all (unreachable, refused): asking it again is pointless."""
+
+
 class IndexSource:
-    """A package index that speaks PEP 691 JSON (PyPI, devpi, Artifactory, a PEP 503 mirror that
-    also serves JSON). ``files(name)`` -> (files, versions), files as dicts filename/sha256/size."""
+    """A package index: PEP 691 JSON where it answers so (PyPI, devpi, Artifactory; it gives the
+    file sizes), else PEP 503 HTML (hashes from the links' #sha256= fragments, no sizes).
+    ``files(name)`` -> (files, versions), files as dicts filename/sha256/size. Credentials in the URL
+    (user:token@host, as pip takes them) are sent as HTTP Basic auth and never shown."""
 
     def __init__(self, url, ca_bundle=None):
-        self.url = url.rstrip("/") + "/"
+        parts = urllib.parse.urlsplit(url.rstrip("/") + "/")
+        self._auth = None
+        if parts.username is not None or parts.password is not None:
+            user_pass = "%s:%s" % (urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or ""))
+            self._auth = "Basic " + base64.b64encode(user_pass.encode("utf-8")).decode("ascii")
+        host = parts.hostname or ""
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        netloc = ("[%s]" % host if ":" in host else host) + (":%d" % port if port else "")
+        self.url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
         context = ssl.create_default_context(cafile=ca_bundle or None)
         self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        self.dead = None  # set once the source proved unreachable: every later ask fails at once
 
     def __str__(self):
-        # Never the credentials of a user:token@host URL.
-        parts = urllib.parse.urlsplit(self.url)
-        netloc = parts.hostname + (":%d" % parts.port if parts.port else "") if parts.hostname else parts.netloc
-        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return self.url
 
-    def files(self, name):
-        request = urllib.request.Request(self.url + name + "/", headers={"Accept": JSON_TYPE})
+    def _get(self, name):
+        headers = {"Accept": "%s, text/html;q=0.1" % JSON_TYPE}
+        if self._auth:
+            headers["Authorization"] = self._auth
+        request = urllib.request.Request(self.url + name + "/", headers=headers)
         for attempt in range(TRIES):
+            if self.dead:
+                raise SourceError(self.dead)
             try:
                 with self._opener.open(request, timeout=TIMEOUT) as answer:
-                    body = answer.read(MAX_PAGE_BYTES + 1)
-                    kind = answer.headers.get("Content-Type", "")
-                break
+                    return answer.read(MAX_PAGE_BYTES + 1), answer.headers.get("Content-Type", "")
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
-                    return [], []
+                    return None, ""
                 if exc.code < 500 or attempt == TRIES - 1:
-                    raise OSError("%s answered HTTP %d for %s" % (self, exc.code, name))
-            except (urllib.error.URLError, OSError) as exc:
-                if attempt == TRIES - 1:
-                    raise OSError("%s cannot be reached for %s: %s" % (self, name, getattr(exc, "reason", exc)))
+                    self.dead = "%s answered HTTP %d" % (self, exc.code)
+                    raise SourceError(self.dead)
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+                if attempt == TRIES - 1 or isinstance(exc, ValueError):
+                    self.dead = "%s cannot be reached: %s" % (self, getattr(exc, "reason", None) or exc)
+                    raise SourceError(self.dead)
             time.sleep(1 + attempt)
-        if len(body) > MAX_PAGE_BYTES or JSON_TYPE not in kind:
-            raise OSError("%s did not answer %s for %s (PEP 691 JSON is needed to check a lock "
-                          "without downloading)" % (self, JSON_TYPE, name))
-        page = json.loads(body.decode("utf-8"))
-        files = [{"filename": entry.get("filename", ""), "sha256": (entry.get("hashes") or {}).get("sha256"),
-                  "size": entry.get("size")} for entry in page.get("files", []) if not entry.get("yanked")]
-        return files, [str(version) for version in page.get("versions", [])]
+        raise SourceError("%s cannot be reached" % self)  # not reached: the last try raises
+
+    def files(self, name):
+        body, kind = self._get(name)
+        if body is None:
+            return [], []
+        if len(body) > MAX_PAGE_BYTES:
+            raise OSError("%s answered more than %d bytes for %s" % (self, MAX_PAGE_BYTES, name))
+        if JSON_TYPE in kind:
+            page = json.loads(body.decode("utf-8"))
+            # Yanked files stay: pip installs a yanked file that a lock pins with ==.
+            files = [{"filename": entry.get("filename", ""), "sha256": (entry.get("hashes") or {}).get("sha256"),
+                      "size": entry.get("size")} for entry in page.get("files", [])]
+            return files, [str(version) for version in page.get("versions", [])]
+        links = _Links()
+        links.feed(body.decode("utf-8", "replace"))
+        versions = sorted({version for version in (_version_of(entry["filename"], name) for entry in links.files)
+                           if version is not None})
+        return links.files, versions
 
 
 class WheelhouseSource:
@@ -209,30 +261,45 @@ def check(pins, sources, python, machine, workers=WORKERS):
     missing (list of 'name==version: why'), download_bytes (sum of the fitting files' sizes),
     unsized (pins whose size the source did not say), errors (sources that could not be read)."""
     def one(pin):
-        reasons = []
+        # Sources in order, as pip would: one that cannot be read does not stop the others.
+        reasons, errors = [], []
         for source in sources:
             try:
                 size, why = _served(source, pin, python, machine)
             except (OSError, ValueError) as exc:
-                return pin, None, None, str(exc)
+                errors.append(str(exc))
+                continue
             if why is None:
                 return pin, size, None, None
             reasons.append(why)
+        if errors:
+            return pin, None, None, "; ".join(errors)
         return pin, None, "; ".join(reasons) or "no package source", None
 
     result = {"missing": [], "download_bytes": 0, "unsized": [], "errors": []}
+    seen = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         for pin, size, why, error in pool.map(one, pins):
             label = "%s==%s" % (pin[0], pin[1])
             if error:
-                result["errors"].append("%s: %s" % (label, error))
+                # An unreachable source fails every pin the same way: say it once, with the count.
+                if error not in seen:
+                    seen[error] = []
+                    result["errors"].append(error)
+                seen[error].append(label)
             elif why:
                 result["missing"].append("%s: %s" % (label, why))
             elif size is None:
                 result["unsized"].append(label)
             else:
                 result["download_bytes"] += size
+    result["errors"] = ["%s (%s)" % (error, _packages(seen[error])) for error in result["errors"]]
     return result
+
+
+def _packages(labels):
+    shown = ", ".join(labels[:3])
+    return shown + (" and %d more" % (len(labels) - 3) if len(labels) > 3 else "")
 
 
 def sources_for(index_url="", extra_index_urls=(), wheelhouse="", ca_bundle=None):

@@ -23,7 +23,7 @@ author:
   - openclaw.vllm contributors (@openclaw)
 options:
   lock:
-    description: The lock's text.
+    description: The lock's text (not logged on the host).
     type: str
     required: true
   python:
@@ -39,7 +39,11 @@ options:
     type: path
     default: ""
   index_url:
-    description: The index (empty means PyPI).
+    description:
+      - The index (empty means PyPI). Credentials in it (C(https://user:token@host/simple)) are sent as HTTP Basic
+        auth and never shown in results.
+      - An index that answers PEP 691 JSON gives file sizes; one that answers PEP 503 HTML is read from its links
+        (hashes from the C(#sha256=) fragments, no sizes).
     type: str
     default: ""
   extra_index_urls:
@@ -111,7 +115,8 @@ from ansible_collections.openclaw.vllm.plugins.module_utils import venv_lock
 
 def main():
     module = AnsibleModule(argument_spec=dict(
-        lock=dict(type="str", required=True),
+        # Hundreds of KB of hashes: not for the host's journal or -vvv (no secret, just noise).
+        lock=dict(type="str", required=True, no_log=True),
         python=dict(type="str", required=True),
         machine=dict(type="str", required=True),
         wheelhouse=dict(type="path", default=""),
