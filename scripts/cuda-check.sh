@@ -145,10 +145,12 @@ print("vLLM's own parser accepts the unit's flags: %s" % " ".join(flags))
 EOF
 
 installed=$(podman exec "$NAME" du -sb "$build" | cut -f1)
-lock_bytes=$(python - "$PIN" <<'EOF'
+marker=$(podman exec "$NAME" cat "$build/.openclaw-build.json")
+lock_bytes=$(python - "$PIN" "$marker" <<'EOF'
 import json, sys
+python = ".".join(json.loads(sys.argv[2])["python"]["version"].split(".")[:2])
 index = json.load(open("collections/ansible_collections/openclaw/vllm/roles/vllm_venv/files/locks/index.json"))
-print(index["locks"]["vllm-%s-cuda-py3.11" % sys.argv[1]]["download_bytes"])
+print(index["locks"]["vllm-%s-cuda-py%s" % (sys.argv[1], python)]["download_bytes"])
 EOF
 )
 gib() { python3 -c "print('%.2f GiB' % ($1 / 2**30))"; }
