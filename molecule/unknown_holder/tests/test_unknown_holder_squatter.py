@@ -3,8 +3,10 @@ squatter.py) takes :8001 while the unit is down and answers 200 to everything, a
 completion included. Nothing of ours believes it: status is not healthy and names it (the
 seed's HINT), the API key never reaches it, and a roll-out fails its gate at once naming it,
 without a rollback (which cannot help), with the rollback point as the switch left it. Then
-the squatter leaves while the unit waits to retry the held start (auto-restart, with the
-roll-out's unit), and site.yml converges the host back: healthy, ours, on the unit it asks for.
+the squatter leaves while the unit waits to retry the held start (auto-restart, RestartSec=120
+here so that the wait is long): the same roll-out run again starts it at once and passes its
+gate (it once failed it, taking the wait for "the unit stopped"), and site.yml converges the
+host back: healthy, ours, on the unit it asks for.
 Runs last (after test_unknown_holder.py); the squatter is stopped at the end, the scenario destroys the host."""
 import json
 
@@ -16,6 +18,8 @@ from testhost import BIN, HOME, INSTANCE, PORT, UNIT, wait_for
 HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid}, cmd=\"{cmd}\"). "
         "Stop it or free :{port}, then restart openclaw-vllm.service.")
 ROLLBACK = HOME + "/.config/openclaw-vllm/rollback/" + UNIT
+# The roll-out: a new setting, and a long wait between the unit's own retries (its auto-restart).
+ROLL_OUT = ("-e", "vllm_service_max_num_seqs=5", "-e", "vllm_service_restart_sec=120")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,7 @@ def test_the_key_never_reaches_the_squatter(testhost, squatted):
 def test_a_roll_out_fails_fast_naming_the_squatter_without_a_rollback(testhost, squatted, tmp_path_factory):
     unit_before = testhost.run("cat %s/.config/systemd/user/%s" % (HOME, UNIT)).stdout
     site = runner(inventory_for(tmp_path_factory.mktemp("inventory"), [INSTANCE]), INSTANCE)
-    rc, _, failed = site("-e", "vllm_service_max_num_seqs=5")
+    rc, _, failed = site(*ROLL_OUT)
     assert rc != 0
     message = failed[-1]["msg"]
     print(message)
@@ -66,17 +70,33 @@ def test_a_roll_out_fails_fast_naming_the_squatter_without_a_rollback(testhost, 
     assert testhost.alive(squatted["pid"])
 
 
-def test_once_the_port_is_free_the_host_converges_back(testhost, squatted, tmp_path_factory):
-    # The held roll-out left the unit retrying its start (auto-restart) on the roll-out's unit.
-    assert testhost.unit_property("ActiveState") in ("activating", "failed"), testhost.diagnostics()
+def test_once_the_port_is_free_the_same_roll_out_goes_through(testhost, squatted, tmp_path_factory):
+    """The operator frees the port and runs the roll-out again: its unit is already in place, so
+    nothing restarts it but the run itself, while the unit waits (up to 120 s) for its next
+    retry. The run starts it at once; the gate never takes the wait for a failed start."""
+    state = (testhost.unit_property("ActiveState"), testhost.unit_property("SubState"))
+    assert state == ("activating", "auto-restart"), testhost.diagnostics()
     testhost.stop_squatter()
     assert wait_for(lambda: not testhost.alive(squatted["pid"]), timeout=10)
+    unit_before = testhost.run("cat %s/.config/systemd/user/%s" % (HOME, UNIT)).stdout
+    site = runner(inventory_for(tmp_path_factory.mktemp("inventory"), [INSTANCE]), INSTANCE)
+    rc, changed, failed = site(*ROLL_OUT)
+    assert rc == 0, "\n".join(str(result.get("msg", result)) for result in failed)
+    assert [name for name in changed if name.endswith(": Start the unit that waits to retry its start")], changed
+    assert testhost.run("cat %s/.config/systemd/user/%s" % (HOME, UNIT)).stdout == unit_before
+    facts = json.loads(testhost.as_user(BIN + "/openclaw-vllm status --json").stdout)
+    assert facts["healthy"] is True and facts["owner"] == {"ours": True, "by": "unit", "why": None}, facts
+    assert "--max-num-seqs 5" in testhost.cmdline(int(testhost.unit_property("MainPID")))
+
+
+def test_then_site_yml_converges_the_host_back(testhost, tmp_path_factory):
+    held_unit = testhost.run("cat %s/.config/systemd/user/%s" % (HOME, UNIT)).stdout
     site = runner(inventory_for(tmp_path_factory.mktemp("inventory"), [INSTANCE]), INSTANCE)
     rc, _, failed = site()
     assert rc == 0, "\n".join(str(result.get("msg", result)) for result in failed)
     unit = testhost.run("cat %s/.config/systemd/user/%s" % (HOME, UNIT)).stdout
     assert "--max-num-seqs 5" not in unit and "--max-num-seqs 8" in unit, unit
-    assert "--max-num-seqs 5" in testhost.run("cat %s" % ROLLBACK).stdout
+    assert testhost.run("cat %s" % ROLLBACK).stdout == held_unit
     facts = json.loads(testhost.as_user(BIN + "/openclaw-vllm status --json --complete --model local-assistant").stdout)
     assert facts["healthy"] is True and facts["owner"] == {"ours": True, "by": "unit", "why": None}, facts
     assert facts["completion"]["ok"] is True, facts["completion"]
