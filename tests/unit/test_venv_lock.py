@@ -62,6 +62,7 @@ class Registry:
 
     def __init__(self, projects):
         self.projects, self.requests, self.fail_first, self.auth = projects, [], {}, []
+        self.redirect, self.raw = {}, {}
         registry = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -72,6 +73,17 @@ class Registry:
                     registry.fail_first[name] -= 1
                     self.send_response(503)
                     self.end_headers()
+                    return
+                if name in registry.redirect:
+                    self.send_response(302)
+                    self.send_header("Location", registry.redirect[name])
+                    self.end_headers()
+                    return
+                if name in registry.raw:
+                    self.send_response(200)
+                    self.send_header("Content-Type", venv_lock.JSON_TYPE)
+                    self.end_headers()
+                    self.wfile.write(registry.raw[name])
                     return
                 if name not in registry.projects:
                     self.send_response(404)
@@ -180,6 +192,24 @@ def test_credentials_in_the_index_url_go_as_basic_auth_and_are_never_shown(regis
     assert index.auth[0] == "Basic " + base64.b64encode(b"deploy:s3cr@t").decode()
     assert result["missing"] == ["six==1.16.0: %s/ has no project six" % index.url]
     assert "s3cr" not in json.dumps(result) and "deploy" not in json.dumps(result)
+
+
+def test_a_redirect_to_another_origin_gets_no_credentials(registry):
+    other = registry({"torch": [entry("torch-2.14.0-cp311-cp311-manylinux_2_28_x86_64.whl", A, 900)],
+                      "six": [entry("six-1.16.0-py2.py3-none-any.whl", B, 11)]})
+    index = registry({})
+    index.redirect = {"torch": other.url + "/torch/", "six": other.url + "/six/"}
+    url = index.url.replace("http://", "http://deploy:s3cret@").replace("127.0.0.1", "localhost")
+    result = venv_lock.check(LOCK, venv_lock.sources_for(url), "3.11", "x86_64")
+    assert result["missing"] == [] and result["errors"] == []
+    assert other.auth == [None, None], "the credentials went to the redirect's other origin"
+
+
+def test_a_hostile_json_answer_is_a_clean_error(registry):
+    index = registry({})
+    index.raw = {"torch": b"\xff\xfe not utf-8", "six": b'["a list, not a page"]'}
+    result = venv_lock.check(LOCK, venv_lock.sources_for(index.url), "3.11", "x86_64", workers=1)
+    assert len(result["errors"]) == 2 and all("that is not a project page" in line for line in result["errors"])
 
 
 def test_a_yanked_file_still_serves_its_pin(registry):

@@ -142,6 +142,17 @@ class _Links(html.parser.HTMLParser):
         self.files.append({"filename": filename, "sha256": digest, "size": None})
 
 
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect, but the index's credentials go to the index's own origin only."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = urllib.request.HTTPRedirectHandler.redirect_request(self, req, fp, code, msg, headers, newurl)
+        old_origin = urllib.parse.urlsplit(req.full_url)[:2]
+        if new is not None and urllib.parse.urlsplit(newurl)[:2] != old_origin:
+            new.remove_header("Authorization")
+        return new
+
+
 class SourceError(OSError):
     """A source that cannot be read at all (unreachable, refused): asking it again is pointless."""
 
@@ -166,7 +177,7 @@ class IndexSource:
         netloc = ("[%s]" % host if ":" in host else host) + (":%d" % port if port else "")
         self.url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
         context = ssl.create_default_context(cafile=ca_bundle or None)
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _SameOriginAuth)
         self.dead = None  # set once the source proved unreachable: every later ask fails at once
 
     def __str__(self):
@@ -203,11 +214,16 @@ class IndexSource:
         if len(body) > MAX_PAGE_BYTES:
             raise OSError("%s answered more than %d bytes for %s" % (self, MAX_PAGE_BYTES, name))
         if JSON_TYPE in kind:
-            page = json.loads(body.decode("utf-8"))
             # Yanked files stay: pip installs a yanked file that a lock pins with ==.
-            files = [{"filename": entry.get("filename", ""), "sha256": (entry.get("hashes") or {}).get("sha256"),
-                      "size": entry.get("size")} for entry in page.get("files", [])]
-            return files, [str(version) for version in page.get("versions", [])]
+            try:
+                page = json.loads(body.decode("utf-8"))
+                files = [{"filename": str(entry.get("filename", "")),
+                          "sha256": (entry.get("hashes") or {}).get("sha256"),
+                          "size": entry.get("size")} for entry in page.get("files", [])]
+                return files, [str(version) for version in page.get("versions", [])]
+            except (ValueError, AttributeError, TypeError) as exc:
+                raise OSError("%s answered %s for %s that is not a project page: %s"
+                              % (self, JSON_TYPE, name, str(exc)[:200]))
         links = _Links()
         links.feed(body.decode("utf-8", "replace"))
         versions = sorted({version for version in (_version_of(entry["filename"], name) for entry in links.files)
