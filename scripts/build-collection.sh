@@ -8,7 +8,7 @@ ansible-galaxy collection build --force --output-path "$out" collections/ansible
 artifact=$(ls "$out"/openclaw-vllm-*.tar.gz)
 ansible-galaxy collection install --force -p "$out/installed" "$artifact"
 installed="$out/installed/ansible_collections/openclaw/vllm"
-for path in plugins/module_utils/port_guard.py plugins/modules/port_guard.py roles/vllm_service/tasks/main.yml \
+for path in plugins/module_utils/host/__init__.py plugins/module_utils/host/guard_cli.py plugins/modules/port_guard.py roles/vllm_service/tasks/main.yml \
             roles/vllm_venv/meta/argument_specs.yml roles/awq_model/meta/argument_specs.yml; do
   [[ -f $installed/$path ]] || { echo "missing from the artifact: $path" >&2; exit 1; }
 done

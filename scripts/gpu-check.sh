@@ -20,11 +20,11 @@ export PYTHONPATH="$PWD/collections${PYTHONPATH:+:$PYTHONPATH}"
 exec "${PYTHON:-python3}" - "$OUT" <<'EOF'
 import json, os, subprocess, sys, time
 
-from ansible_collections.openclaw.vllm.plugins.module_utils import gpu_facts
+from ansible_collections.openclaw.vllm.plugins.module_utils.host import gpu_facts
 
 out = sys.argv[1]
 report = {"checks": []}
-GATE = [sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.gpu_gate"]
+GATE = [sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.host.gpu_gate_cli"]
 
 
 def check(name, ok, detail):

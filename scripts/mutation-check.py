@@ -19,11 +19,11 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUARD_PY = "ansible_collections/openclaw/vllm/plugins/module_utils/port_guard.py"
+HOST_PACKAGE = "ansible_collections/openclaw/vllm/plugins/module_utils/host"
 TESTS = ["tests/unit/test_guard_cli.py", "tests/unit/test_guard_hostile.py", "tests/unit/test_status.py",
          "tests/unit/test_identity_property.py", "tests/unit/test_service_config.py"]
 
-# (name, original text, mutated text[, extra environment]): each text appears once in port_guard.py.
+# (name, original text, mutated text[, extra environment]): each text appears once in the host package.
 MUTANTS = [
     ("live API server keeps its engine", "                    has_server = True\n                    break",
      "                    has_server = False\n                    break"),
@@ -68,14 +68,17 @@ MUTANTS = [
 ]
 
 
-def run(name, original, mutated, source, env):
+def run(name, original, mutated, sources, env):
     work = tempfile.mkdtemp(prefix="guard-mutant-")
     try:
         shutil.copytree(os.path.join(ROOT, "collections"), os.path.join(work, "collections"),
                         ignore=shutil.ignore_patterns("__pycache__"))
-        if source.count(original) != 1:
-            return "not applied (text found %d times)" % source.count(original)
-        with open(os.path.join(work, "collections", GUARD_PY), "w") as handle:
+        found = [(path, source) for path, source in sources.items() if original in source]
+        count = sum(source.count(original) for _path, source in found)
+        if count != 1:
+            return "not applied (text found %d times)" % count
+        path, source = found[0]
+        with open(os.path.join(work, "collections", HOST_PACKAGE, path), "w") as handle:
             handle.write(source.replace(original, mutated))
         env = dict(env, PYTHONPATH=os.path.join(work, "collections"))
         start = time.monotonic()
@@ -95,14 +98,18 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-k", default="", help="only mutants whose name contains this")
     args = parser.parse_args()
-    with open(os.path.join(ROOT, "collections", GUARD_PY)) as handle:
-        source = handle.read()
+    package = os.path.join(ROOT, "collections", HOST_PACKAGE)
+    sources = {}
+    for name in sorted(os.listdir(package)):
+        if name.endswith(".py"):
+            with open(os.path.join(package, name)) as handle:
+                sources[name] = handle.read()
     env = dict(os.environ)
     survived = 0
     for name, original, mutated, *extra in MUTANTS:
         if args.k not in name:
             continue
-        verdict = run(name, original, mutated, source, dict(env, **(extra[0] if extra else {})))
+        verdict = run(name, original, mutated, sources, dict(env, **(extra[0] if extra else {})))
         survived += verdict.startswith("SURVIVED") or verdict.startswith("not applied")
         print("%-36s %s" % (name, verdict), flush=True)
     print("%d mutant(s) survived or did not apply" % survived)

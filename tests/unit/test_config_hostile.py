@@ -8,7 +8,8 @@ import time
 import pytest
 
 from conftest import STATUS, needs_root, run_guard
-from ansible_collections.openclaw.vllm.plugins.module_utils.port_guard import UsageError, check_patterns
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.patterns import check_patterns
 
 
 def both(config, timeout=20):

@@ -12,10 +12,10 @@ import pytest
 from conftest import ROOT
 from gpu_double import FAKES, H100, T4, env_for, gpu_host, uuid
 
-from ansible_collections.openclaw.vllm.plugins.module_utils import gpu_facts
+from ansible_collections.openclaw.vllm.plugins.module_utils.host import gpu_facts
 
 ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
-GATE = [sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.gpu_gate"]
+GATE = [sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.host.gpu_gate_cli"]
 
 
 def held(gpu, used):

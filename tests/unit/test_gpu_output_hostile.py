@@ -14,7 +14,7 @@ from conftest import STATUS, free_port
 from gpu_double import H100, gpu_host, uuid
 from test_gpu_facts import GATE, ROOT, held, module
 
-from ansible_collections.openclaw.vllm.plugins.module_utils import gpu_facts
+from ansible_collections.openclaw.vllm.plugins.module_utils.host import gpu_facts
 
 FAKE = """#!/bin/sh
 # TEST DOUBLE of nvidia-smi: prints what gpu_host() recorded in %(folder)s, byte for byte.

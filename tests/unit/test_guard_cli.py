@@ -251,7 +251,7 @@ def test_probe_that_cannot_decide_refuses(tmp_path):
     import subprocess
 
     result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
-                             sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.port_guard",
+                             sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.host.guard_cli",
                              "80"], capture_output=True, text=True, timeout=30, cwd="/")
     assert result.returncode == 42, result.stderr
     assert result.stderr.startswith('VLLM_PORT_PROBE_FAILED port=80 reason="bind test failed: Permission denied"')

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import FULL_TIER, GUARD, HOLDER, STATUS, free_port, needs_root, run_guard, wait_gone
 
-PG = "ansible_collections.openclaw.vllm.plugins.module_utils.port_guard"
+PG = "ansible_collections.openclaw.vllm.plugins.module_utils.host.guard_cli"
 
 
 def exec_a(argv0, *args, **popen):
@@ -405,7 +405,7 @@ def test_no_character_can_forge_a_log_line(spawn, char):
 def test_corrupted_proc_net_table_refuses_and_kills_nothing(spawn, tmp_path, monkeypatch):
     """A /proc/net/tcp line the guard cannot parse (a copy of the real table with one line
     corrupted stands in for the kernel's): 42 with the reason, the stray stays."""
-    from ansible_collections.openclaw.vllm.plugins.module_utils import port_guard
+    from ansible_collections.openclaw.vllm.plugins.module_utils.host import events, reclaim, sockets
 
     port = free_port()
     stray = spawn("vllm-stray", "--port", port)
@@ -414,10 +414,10 @@ def test_corrupted_proc_net_table_refuses_and_kills_nothing(spawn, tmp_path, mon
     (tmp_path / "tcp").write_text(lines[0] + "   9: GARBAGE\n" + "".join(lines[1:]))
     with open("/proc/net/tcp6") as table:
         (tmp_path / "tcp6").write_text(table.read())
-    monkeypatch.setattr(port_guard, "PROC_NET", str(tmp_path))
-    monkeypatch.setenv(port_guard.TABLES_ENV, "proc")
-    log = port_guard.EventLog(stderr=False, syslog=False)
-    outcome = port_guard.run_guard(port, log=log)
+    monkeypatch.setattr(sockets, "PROC_NET", str(tmp_path))
+    monkeypatch.setenv(sockets.TABLES_ENV, "proc")
+    log = events.EventLog(stderr=False, syslog=False)
+    outcome = reclaim.run_guard(port, log=log)
     assert outcome.exit_code == 42
     assert log.lines[0].startswith('VLLM_PORT_PROBE_FAILED port=%d reason="probe error: ProbeError: %s/tcp line 2 '
                                    'unreadable' % (port, tmp_path)), log.lines
@@ -472,15 +472,15 @@ def test_unexpected_error_while_probing_gives_42_and_a_reason(monkeypatch):
     """A kernel reader that returns garbage (a test double for sock_diag): refuse, kill nothing."""
     import struct
 
-    from ansible_collections.openclaw.vllm.plugins.module_utils import port_guard
+    from ansible_collections.openclaw.vllm.plugins.module_utils.host import events, reclaim, sockets
 
     def broken_dump(family, states):
         raise struct.error("unpack_from requires a buffer of at least 72 bytes")
 
-    monkeypatch.setattr(port_guard, "_netlink_dump", broken_dump)
-    monkeypatch.delenv(port_guard.TABLES_ENV, raising=False)
-    log = port_guard.EventLog(stderr=False, syslog=False)
-    outcome = port_guard.run_guard(free_port(), log=log)
+    monkeypatch.setattr(sockets, "_netlink_dump", broken_dump)
+    monkeypatch.delenv(sockets.TABLES_ENV, raising=False)
+    log = events.EventLog(stderr=False, syslog=False)
+    outcome = reclaim.run_guard(free_port(), log=log)
     assert outcome.exit_code == 42
     assert outcome.event == "VLLM_PORT_PROBE_FAILED"
     assert log.lines == ['VLLM_PORT_PROBE_FAILED port=%d reason="probe error: error: unpack_from requires a buffer '
@@ -489,17 +489,17 @@ def test_unexpected_error_while_probing_gives_42_and_a_reason(monkeypatch):
 
 
 def test_truncated_or_interrupted_sock_diag_messages_are_errors():
-    from ansible_collections.openclaw.vllm.plugins.module_utils import port_guard
+    from ansible_collections.openclaw.vllm.plugins.module_utils.host import sockets
 
     message = bytearray(16 + 72)
     message[0:8] = (16 + 72).to_bytes(4, "little") + (20).to_bytes(2, "little") + (0).to_bytes(2, "little")
-    assert len(list(port_guard.parse_diag_messages(bytes(message), 4))) == 1
-    with pytest.raises(port_guard.ProbeError, match="truncated"):
-        list(port_guard.parse_diag_messages(bytes(message[:40]), 4))
+    assert len(list(sockets.parse_diag_messages(bytes(message), 4))) == 1
+    with pytest.raises(sockets.ProbeError, match="truncated"):
+        list(sockets.parse_diag_messages(bytes(message[:40]), 4))
     interrupted = bytearray(message)
     interrupted[6:8] = (0x10).to_bytes(2, "little")
-    with pytest.raises(port_guard.ProbeError, match="interrupted"):
-        list(port_guard.parse_diag_messages(bytes(interrupted), 4))
+    with pytest.raises(sockets.ProbeError, match="interrupted"):
+        list(sockets.parse_diag_messages(bytes(interrupted), 4))
 
 
 def test_custom_process_title_prefix_is_followed(spawn):

@@ -23,7 +23,10 @@ from hypothesis import strategies as st
 
 from conftest import HOLDER, free_port
 
-from ansible_collections.openclaw.vllm.plugins.module_utils import port_guard
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.argv import identity_names
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.events import EventLog
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.patterns import DEFAULT_PATTERNS, matching_pattern, pattern_matches
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.reclaim import run_guard
 
 NAMES = ["vllm", "VLLM", "vllm-stray", "vllm.entrypoints.openai.api_server", "VLLM::EngineCore", "VLLM::Worker_TP0",
          "openclaw-vllm", "OpenClaw", "sleep", "nginx", "http.server", "holder.py", "python-proxy", "python3-proxy",
@@ -84,10 +87,10 @@ def argv_with_identity(draw):
 @given(argv_with_identity())
 def test_identity_is_the_documented_name(case):
     argv, expected = case
-    names = port_guard.identity_names(argv, comm="comm-is-ignored")
+    names = identity_names(argv, comm="comm-is-ignored")
     assert names == [expected], argv
     assert all("/" not in n for n in names)
-    vllm_like = port_guard.matching_pattern(names, port_guard.DEFAULT_PATTERNS) is not None
+    vllm_like = matching_pattern(names, DEFAULT_PATTERNS) is not None
     assert vllm_like == is_default_vllm(expected), (argv, expected)
 
 
@@ -96,7 +99,7 @@ def test_identity_is_the_documented_name(case):
 @given(st.sampled_from(["*vllm*", "vllm*", "*", "*-stray", "openclaw-*", "[v]llm", "vllm-?", "*?*"]), name,
        st.lists(st.one_of(st.sampled_from(DIRS), text), min_size=1, max_size=3))
 def test_star_never_matches_across_a_slash(pattern, base, dirs):
-    assert not port_guard.pattern_matches("/".join(dirs + [base]), pattern)
+    assert not pattern_matches("/".join(dirs + [base]), pattern)
 
 
 @st.composite
@@ -124,8 +127,8 @@ def test_kill_list_holds_only_provable_strays(cases):
             assert proc.stdout.readline().startswith(b"ready")
             threading.Thread(target=proc.wait, daemon=True).start()
             procs.append(proc)
-        outcome = port_guard.run_guard(port, "127.0.0.1", dry_run=True,
-                                       log=port_guard.EventLog(stderr=False, syslog=False))
+        outcome = run_guard(port, "127.0.0.1", dry_run=True,
+                                       log=EventLog(stderr=False, syslog=False))
         expected_ours = {proc.pid for proc, (_argv, identity) in zip(procs, cases) if is_default_vllm(identity)}
         reclaimed = {holder.pid for holder in outcome.reclaimed}
         protected = {1, os.getpid()} | {p.pid for p in __import__("psutil").Process().parents()}

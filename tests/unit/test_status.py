@@ -123,7 +123,7 @@ def test_an_unknown_holder_that_answers_health_is_held_not_healthy(http_server):
 def test_failed_probe_gives_no_hint():
     """An unprivileged status cannot bind-test port 80: the probe fails, no hint, exit 1."""
     result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
-                             sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.vllm_status",
+                             sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.host.status_cli",
                              "status", "--verbose", "--port", "80"], capture_output=True, text=True, timeout=60, cwd="/")
     assert result.returncode == 1, result.stderr
     assert "probe failed" in result.stdout
@@ -147,7 +147,7 @@ def test_hint_for_another_users_invisible_holder(tmp_path):
         port = listener.getsockname()[1]
         result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
                                  sys.executable, "-m",
-                                 "ansible_collections.openclaw.vllm.plugins.module_utils.vllm_status",
+                                 "ansible_collections.openclaw.vllm.plugins.module_utils.host.status_cli",
                                  "status", "--verbose", "--port", str(port)],
                                 capture_output=True, text=True, timeout=60, cwd="/")
     assert result.returncode == 1, result.stderr

@@ -16,7 +16,9 @@ import pytest
 from conftest import STATUS, free_port, wait_gone
 from gpu_double import FAKES, H100, gpu_host
 
-from ansible_collections.openclaw.vllm.plugins.module_utils import vllm_status
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.health import check_health, health_url
+from ansible_collections.openclaw.vllm.plugins.module_utils.host import served as served_facts
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.served import exec_start_argv, parse_serve_argv
 
 BUILD = "vllm-cpu-0123456789ab"
 VERSION = "tiny-awq-abcdef012345"
@@ -96,7 +98,7 @@ def vllm_serve(deployed):
         threading.Thread(target=proc.wait, daemon=True).start()
         started.append(proc)
         deadline = time.monotonic() + 10
-        while not vllm_status.check_health(vllm_status.health_url("127.0.0.1", port))["ok"]:
+        while not check_health(health_url("127.0.0.1", port))["ok"]:
             assert time.monotonic() < deadline, "the stand-in vllm did not answer"
             time.sleep(0.05)
         return proc, port
@@ -146,17 +148,17 @@ def test_the_running_process_wins_over_the_unit(vllm_serve, deployed, tmp_path):
     proc, _ = vllm_serve()
     new_venv = tmp_path / "venvs/builds/vllm-cpu-fedcba987654"
     new_model = tmp_path / "models/.versions/tiny-awq-999999999999"
-    served = vllm_status.served({"MainPID": str(proc.pid), "ExecStart": exec_start(new_venv, new_model)})
+    served = served_facts.served({"MainPID": str(proc.pid), "ExecStart": exec_start(new_venv, new_model)})
     assert served["source"] == "process" and served["pid"] == proc.pid
     assert served["build"]["id"] == BUILD and served["model"]["version"] == VERSION
     assert served["pending"] == {"build": str(new_venv), "model": str(new_model)}
     # The same paths in the unit: nothing pending.
-    assert vllm_status.served({"MainPID": str(proc.pid), "ExecStart": exec_start(venv, model)})["pending"] is None
+    assert served_facts.served({"MainPID": str(proc.pid), "ExecStart": exec_start(venv, model)})["pending"] is None
 
 
 def test_a_stopped_unit_reports_what_its_exec_start_names(deployed):
     venv, model = deployed
-    served = vllm_status.served({"MainPID": "0", "ExecStart": exec_start(venv, model)})
+    served = served_facts.served({"MainPID": "0", "ExecStart": exec_start(venv, model)})
     assert served["source"] == "unit" and served["pid"] is None
     assert served["build"]["vllm_version"] == "0.32.0+cpu" and served["model"]["hf_revision"] == "3f2a9c1"
 
@@ -166,7 +168,7 @@ def test_a_main_pid_that_is_not_vllm_falls_back_to_the_unit(deployed):
     venv, model = deployed
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        served = vllm_status.served({"MainPID": str(sleeper.pid), "ExecStart": exec_start(venv, model)})
+        served = served_facts.served({"MainPID": str(sleeper.pid), "ExecStart": exec_start(venv, model)})
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -174,7 +176,7 @@ def test_a_main_pid_that_is_not_vllm_falls_back_to_the_unit(deployed):
 
 
 def test_without_manifest_or_marker_the_names_still_show(tmp_path):
-    served = vllm_status.served({"ExecStart": exec_start(tmp_path / "b/vllm-cuda-00000000000a",
+    served = served_facts.served({"ExecStart": exec_start(tmp_path / "b/vllm-cuda-00000000000a",
                                                          tmp_path / "m/qwen-awq-00000000000b")})
     assert served["build"] == {"path": str(tmp_path / "b/vllm-cuda-00000000000a"), "id": "vllm-cuda-00000000000a",
                                "vllm_version": None, "accelerator": None}
@@ -183,12 +185,12 @@ def test_without_manifest_or_marker_the_names_still_show(tmp_path):
 
 
 def test_nothing_known_is_all_null():
-    assert vllm_status.served(None) == {"source": None, "pid": None, "served_model_name": None, "build": None,
+    assert served_facts.served(None) == {"source": None, "pid": None, "served_model_name": None, "build": None,
                                         "model": None, "pending": None}
 
 
 def test_serve_command_lines():
-    parse = vllm_status.parse_serve_argv
+    parse = parse_serve_argv
     argv = ["/usr/bin/python3", "/v/bin/vllm", "serve", "/m", "--served-model-name", "a", "b", "--port", "1"]
     assert parse(argv) == {"venv": "/v", "model": "/m", "served_model_name": "a"}
     assert parse(["/v/bin/vllm", "serve", "/m"]) == {"venv": "/v", "model": "/m", "served_model_name": "/m"}
@@ -196,7 +198,7 @@ def test_serve_command_lines():
         "venv": "/v", "model": "/m", "served_model_name": "/m"}
     assert parse(["python3", "-m", "http.server", "--directory", "/srv/vllm", "8001"]) is None
     assert parse(["/v/bin/vllm", "bench", "/m"]) is None
-    assert vllm_status.exec_start_argv("") is None
+    assert exec_start_argv("") is None
 
 
 # --------------------------------------------------------------------------- guard event

@@ -63,12 +63,17 @@ def test_vllm_listens_on_loopback_only(testhost):
 
 
 def test_guard_and_status_come_from_the_collection(testhost):
-    """One source: the host runs the collection's module_utils byte for byte."""
-    for name in ("port_guard.py", "vllm_status.py"):
-        with open(os.path.join(MODULE_UTILS, name), "rb") as source:
+    """One source: the host runs the collection's host package byte for byte, all of it."""
+    package = os.path.join(MODULE_UTILS, "host")
+    names = sorted(name for name in os.listdir(package) if name.endswith(".py"))
+    assert "guard_cli.py" in names and "status.py" in names
+    for name in names:
+        with open(os.path.join(package, name), "rb") as source:
             expected = hashlib.sha256(source.read()).hexdigest()
-        installed = testhost.host.file(HOME + "/.local/lib/openclaw-vllm/" + name)
-        assert installed.sha256sum == expected
+        installed = testhost.host.file(HOME + "/.local/lib/openclaw-vllm/host/" + name)
+        assert installed.sha256sum == expected, name
+    leftovers = testhost.run("ls %s/.local/lib/openclaw-vllm/*.py" % HOME)
+    assert leftovers.rc != 0, "files of the older layout are removed: " + leftovers.stdout
 
 
 def test_status_reports_healthy(testhost):

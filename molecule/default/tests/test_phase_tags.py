@@ -32,13 +32,13 @@ def test_each_phase_tag_alone_works_and_changes_nothing(testhost, site, tag):
 
 def test_new_guard_code_on_the_host_does_not_restart_the_service(testhost, site):
     before = started(testhost)
-    for name in ("port_guard.py", "vllm_status.py"):
+    for name in ("host/guard_cli.py", "host/status.py"):
         testhost.run("echo '# an older collection' >> %s/%s" % (LIB, name))
     rc, changed, failed = site("--tags", "vllm_service")
     assert rc == 0, failed
-    assert any("Install the port guard and status code" in name for name in changed), changed
+    assert any("Install the host package" in name for name in changed), changed
     assert started(testhost) == before, "the guard takes effect at the next start; no restart for it"
-    assert "an older collection" not in testhost.run("cat %s/port_guard.py" % LIB).stdout
+    assert "an older collection" not in testhost.run("cat %s/host/guard_cli.py" % LIB).stdout
 
 
 def test_a_changed_unit_restarts_the_running_service_once(testhost, site):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from . import vllm_status
+from .host import status as vllm_status
 
 COLUMNS = ("HOST", "UNIT", "RESTARTS", "HEALTH", "MODEL", "VLLM", "PORT", "LAST GUARD EVENT", "GPU MEM")
 # Widest a cell may be; a longer one is cut and ends with MARKER.

@@ -48,10 +48,7 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 
-try:
-    from .redact import redact
-except ImportError:  # installed on a host as plain files beside each other
-    from redact import redact
+from .host.redact import redact
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 # What vLLM reads from a checkpoint; a repo's other files (pytorch_model.bin, *.pt, onnx/, gguf,

@@ -62,15 +62,8 @@ options:
     type: int
     default: 2048
 extends_documentation_fragment:
+  - openclaw.vllm.attributes
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -132,7 +125,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.openclaw.vllm.plugins.module_utils import gpu_facts
+from ansible_collections.openclaw.vllm.plugins.module_utils.host import gpu_facts
 
 
 def main():

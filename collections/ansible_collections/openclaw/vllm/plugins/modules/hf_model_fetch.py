@@ -83,15 +83,8 @@ options:
     type: path
     default: ""
 extends_documentation_fragment:
+  - openclaw.vllm.attributes
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -64,15 +64,12 @@ options:
     type: float
     default: 10.0
 extends_documentation_fragment:
+  - openclaw.vllm.attributes
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Reports what it would reclaim and kills nothing.
-  diff_mode:
-    support: none
   platform:
-    support: full
     platforms: linux
 notes:
   - Never kills pid 1, itself or its ancestors, or a process of another user.
@@ -148,7 +145,10 @@ events:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.openclaw.vllm.plugins.module_utils import port_guard as guard
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.constants import DEFAULT_GRACE, DEFAULT_TIMEOUT, EXIT_OK
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.events import EventLog, quote
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.reclaim import run_guard
 
 try:
     import psutil  # noqa: F401  pylint: disable=unused-import
@@ -164,8 +164,8 @@ def main():
             host=dict(type="str"),
             state=dict(type="str", default="free", choices=["free", "probed"]),
             patterns=dict(type="list", elements="str"),
-            grace=dict(type="float", default=10.0),
-            timeout=dict(type="float", default=10.0),
+            grace=dict(type="float", default=DEFAULT_GRACE),
+            timeout=dict(type="float", default=DEFAULT_TIMEOUT),
         ),
         supports_check_mode=True,
     )
@@ -173,12 +173,12 @@ def main():
         module.fail_json(msg=missing_required_lib("psutil"))
     params = module.params
     try:
-        outcome = guard.run_guard(
+        outcome = run_guard(
             params["port"], params["host"], params["patterns"], params["grace"], params["timeout"],
             probe_only=params["state"] == "probed", dry_run=module.check_mode,
-            log=guard.EventLog(stderr=False),
+            log=EventLog(stderr=False),
         )
-    except guard.UsageError as exc:
+    except UsageError as exc:
         module.fail_json(msg=str(exc))
     report = outcome.report
     result = dict(
@@ -190,9 +190,9 @@ def main():
         orphans=[h.as_dict() for h in outcome.orphans],
         events=outcome.events,
     )
-    if outcome.exit_code != guard.EXIT_OK:
+    if outcome.exit_code != EXIT_OK:
         if report.unknown:
-            names = "; ".join("pid=%s cmd=%s (%s)" % (h.pid, guard.quote(h.cmd), h.reason) for h in report.unknown)
+            names = "; ".join("pid=%s cmd=%s (%s)" % (h.pid, quote(h.cmd), h.reason) for h in report.unknown)
             msg = "port %d is held by a process that is not ours to kill: %s" % (report.port, names)
         else:
             msg = "port %d: %s (%s)" % (report.port, outcome.event, outcome.reason)

@@ -48,15 +48,12 @@ options:
     type: list
     elements: str
 extends_documentation_fragment:
+  - openclaw.vllm.attributes
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
   platform:
-    support: full
     platforms: linux
 seealso:
   - module: openclaw.vllm.port_guard
@@ -178,8 +175,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.openclaw.vllm.plugins.module_utils import port_guard as guard
-from ansible_collections.openclaw.vllm.plugins.module_utils import vllm_status
+from ansible_collections.openclaw.vllm.plugins.module_utils.host import status as vllm_status
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
 
 try:
     import psutil  # noqa: F401  pylint: disable=unused-import
@@ -207,7 +204,7 @@ def main():
         chosen = vllm_status.settings(params["config"], params["host"], params["port"], params["unit"],
                                       params["patterns"])
         facts, holders = vllm_status.gather(chosen)
-    except guard.UsageError as exc:
+    except UsageError as exc:
         module.fail_json(msg=str(exc))
     chosen["patterns"] = list(chosen["patterns"])
     module.exit_json(changed=False, settings=chosen, lines=vllm_status.render(facts, True, holders), **facts)

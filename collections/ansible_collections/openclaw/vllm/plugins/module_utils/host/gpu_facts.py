@@ -4,14 +4,11 @@
 """GPU facts and the decisions made on them: the one home of that logic.
 
 Read by the Ansible module ``openclaw.vllm.gpu_facts`` (preflight refusals) and by the
-start-time gate ``openclaw-vllm-gpu-gate`` (gpu_gate.py, installed on hosts beside this
+start-time gate ``openclaw-vllm-gpu-gate`` (gpu_gate.py, installed on hosts with this
 file). Stdlib only, importable outside Ansible.
 
 The facts come from ``nvidia-smi`` in its machine formats (``--format=csv,noheader,nounits``):
-the driver's own tool, present wherever the driver is, and stable across driver branches.
-"""
-
-from __future__ import annotations
+the driver's own tool, present wherever the driver is, and stable across driver branches."""
 
 import math
 import os

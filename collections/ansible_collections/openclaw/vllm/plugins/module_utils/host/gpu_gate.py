@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: openclaw.vllm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``openclaw-vllm-gpu-gate``: the start-time GPU memory gate (second ExecStartPre, cuda hosts only).
+"""The start-time GPU memory gate (``openclaw-vllm-gpu-gate``, gpu_gate_cli.py; second ExecStartPre, cuda hosts only).
 
 Runs after the port guard, so our own strays and orphans were reaped already. For each GPU the
 unit uses (CUDA_VISIBLE_DEVICES, else all), vLLM refuses to start unless free memory >=
@@ -21,65 +21,17 @@ never kills anything: a GPU holder is not ours unless the port guard proved it (
 When nvidia-smi cannot be read it logs VLLM_GPU_GATE_SKIPPED and lets vLLM decide (exit 0).
 A GPU short of memory is read again for up to --wait seconds (default 5) before the gate refuses:
 the driver frees the memory of a process the port guard just killed a moment after it died.
-Decisions live in gpu_facts.py; logging in port_guard.py (EventLog, quote).
-"""
+Decisions live in gpu_facts.py; logging in events.py."""
 
-from __future__ import annotations
-
-import os
 import re
-import sys
 import time
 
-try:
-    from . import gpu_facts
-    from .port_guard import EventLog
-except ImportError:  # installed on hosts as plain files beside each other
-    import gpu_facts  # type: ignore[no-redef]
-    from port_guard import EventLog  # type: ignore[no-redef]
+from . import gpu_facts
+from .constants import EXIT_GPU_MEM_LOW, EXIT_OK
+from .events import EventLog
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_GPU_MEM_LOW = 43  # the gate's refusal: memory short, or a GPU missing
 DEFAULT_WAIT = 5.0
 POLL_INTERVAL = 0.5
-
-USAGE = ("usage: openclaw-vllm-gpu-gate [--utilization F] [--gpus LIST] [--wait SECONDS] [--nvidia-smi PATH]\n"
-         "  --gpus: indexes or UUIDs, comma-separated (default: $CUDA_VISIBLE_DEVICES, else all GPUs)\n"
-         "  exit 0: enough free memory (or nothing to check); 43: VLLM_GPU_MEM_LOW or VLLM_GPU_MISSING; 2: bad usage")
-
-
-def parse_args(argv):
-    options = {"utilization": gpu_facts.DEFAULT_UTILIZATION, "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
-               "nvidia_smi": "nvidia-smi", "wait": DEFAULT_WAIT}
-    names = {"--utilization": "utilization", "--gpus": "gpus", "--nvidia-smi": "nvidia_smi", "--wait": "wait"}
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        if arg in ("-h", "--help"):
-            options["help"] = True
-            continue
-        key, sep, value = arg.partition("=")
-        if key not in names:
-            raise ValueError("unknown argument %r" % arg)
-        if not sep:
-            if not args:
-                raise ValueError("%s needs a value" % key)
-            value = args.pop(0)
-        options[names[key]] = value
-    try:
-        options["utilization"] = float(options["utilization"])
-    except ValueError:
-        raise ValueError("--utilization %r is not a number" % options["utilization"])
-    if not 0 < options["utilization"] <= 1:
-        raise ValueError("--utilization must be in (0, 1], got %s" % options["utilization"])
-    try:
-        options["wait"] = float(options["wait"])
-    except ValueError:
-        raise ValueError("--wait %r is not a number" % options["wait"])
-    if not 0 <= options["wait"] <= 600:
-        raise ValueError("--wait must be in 0..600 seconds, got %s" % options["wait"])
-    return options
 
 
 def run_gate(utilization, gpus, nvidia_smi="nvidia-smi", wait=DEFAULT_WAIT, log=None):
@@ -115,20 +67,3 @@ def run_gate(utilization, gpus, nvidia_smi="nvidia-smi", wait=DEFAULT_WAIT, log=
             log("VLLM_GPU_HELD", level="warning", gpu=row["gpu"], pid="?" if app["pid"] is None else app["pid"],
                 cmd=app["cmd"], mib="?" if app["used_mib"] is None else app["used_mib"])
     return EXIT_GPU_MEM_LOW if short else EXIT_OK
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        options = parse_args(argv)
-    except ValueError as exc:
-        sys.stderr.write("openclaw-vllm-gpu-gate: %s\n%s\n" % (exc, USAGE))
-        return EXIT_USAGE
-    if options.get("help"):
-        sys.stdout.write(USAGE + "\n")
-        return EXIT_OK
-    return run_gate(options["utilization"], options["gpus"], options["nvidia_smi"], options["wait"])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,9 +2,7 @@
 # Copyright: openclaw.vllm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Secrets out of every text we print: one home for the redaction of an API key or a token
-that a server's answer or an exception may echo. Installed on hosts beside vllm_status.py."""
-
-from __future__ import annotations
+that a server's answer or an exception may echo. Installed on hosts with the rest of this package."""
 
 MASK = "[REDACTED]"
 _MIN_LENGTH = 4  # a shorter "secret" would mask ordinary words (and guards nothing: it is guessed at once)
