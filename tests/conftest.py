@@ -1,52 +1,14 @@
-"""Shared fixtures: real ports, real processes, the real guard CLI. Nothing of the guard is mocked."""
-import os
-import shutil
-import socket
+"""Shared fixtures: real ports, real processes, the real guard CLI. Nothing of the guard is mocked.
+Plain helpers live in tests/helpers (on pytest's pythonpath); this file holds fixtures only."""
 import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-HOLDER = str(Path(__file__).resolve().parent / "holder.py")
-BIN = Path(sys.executable).parent
-GUARD = str(BIN / "openclaw-vllm-guard")
-STATUS = str(BIN / "openclaw-vllm")
-# scripts/test.sh sets this: the full tier installed every tool first (scripts/bootstrap.sh), so a
-# test never skips there for a missing tool; it runs and fails, the same on every machine.
-FULL_TIER = os.environ.get("OPENCLAW_VLLM_FULL_TIER") == "1"
-
-
-def needs_tools(*tools):
-    """Skip in the fast tier where a system tool is missing; run (and fail) in the full tier."""
-    missing = [tool for tool in tools if not shutil.which(tool)]
-    return pytest.mark.skipif(bool(missing) and not FULL_TIER, reason="not installed: %s" % " ".join(missing))
-
-
-def free_port(host="127.0.0.1"):
-    """A port nobody holds right now (the kernel picks it)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-class Spawned:
-    def __init__(self, popen, pids):
-        self.popen = popen
-        self.pid = pids[0]
-        self.child_pids = pids[1:]
-
-    def alive(self, pid=None):
-        pid = self.pid if pid is None else pid
-        try:
-            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
+from helpers.paths import HOLDER, ROOT, SYSTEM_PYTHON
+from helpers.procs import Spawned, wait_gone
 
 
 @pytest.fixture
@@ -88,44 +50,16 @@ def spawn():
             wait_gone(pid)
 
 
-def run_guard(*args, timeout=60):
-    """The guard CLI as a whole process, as ExecStartPre runs it."""
-    return subprocess.run([GUARD, *map(str, args)], capture_output=True, text=True, timeout=timeout)
-
-
-def wait_gone(pid, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.02)
-    return False
-
-
-# Another user cannot run an interpreter under /root (pyenv): use the system one.
-SYSTEM_PYTHON = "/usr/bin/python3"
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON) or
-                                (not shutil.which("setpriv") and not FULL_TIER),
-                                reason="needs root and setpriv to run a process as another user")
-
-
-def ipv6_available():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-needs_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback here")
-
-
 def pytest_configure(config):
     pytest.HOLDER = HOLDER
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tier marks (``pytest -m unit``, ``-m roles``) from where a test lives."""
+    for item in items:
+        tier = item.path.parent.name
+        if tier in ("unit", "roles"):
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")

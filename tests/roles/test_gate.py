@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers.paths import ANSIBLE_PLAYBOOK, ROOT
 
-PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
 pytestmark = [pytest.mark.ansible,
               pytest.mark.skipif(os.geteuid() != 0, reason="the gate becomes the service user (here root)")]
 OURS = {"healthy": True, "health": {"ok": True, "error": None}, "owner": {"ours": True, "by": "unit", "why": None},
@@ -35,7 +35,7 @@ def gate(tmp_path, facts):
                                                               "tasks_from": "gate.yml"},
         "vars": {"vllm_service_home": str(tmp_path / "home"), "vllm_service_user": "root",
                  "_vllm_service_runtime_dir": "/run/user/0", "vllm_service_health_timeout": 60}}]}]))
-    run = subprocess.run([PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_become_method=su",
+    run = subprocess.run([ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_become_method=su",
                           "-e", "ansible_python_interpreter=%s" % sys.executable, str(tmp_path / "play.yml")],
                          cwd=ROOT, env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")),
                          capture_output=True, text=True, timeout=300)

@@ -12,10 +12,11 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-from gpu_double import FAKES, H100, T4, V100, gpu_host
-from test_interrupted_runs import wheel
-from test_role_guardrails import run_role
+from helpers.ansible_runs import run_role
+from helpers.gpu_double import FAKES, H100, T4, V100, gpu_host
+from helpers.models import wheel
+from helpers.paths import ROOT
+
 
 pytestmark = [
     pytest.mark.ansible,

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from conftest import ROOT
-from hf_mirror import REPO, Mirror, ensure_olah
-from test_role_guardrails import PLAYBOOK, run_role
+from helpers.ansible_runs import run_role
+from helpers.hf_mirror import Mirror, REPO, ensure_olah
+from helpers.paths import ANSIBLE_PLAYBOOK, ROOT
+
 
 pytestmark = [
     pytest.mark.ansible,
@@ -48,7 +49,7 @@ def play_cmd(tmp_path, extra_vars, *options):
     settings = tmp_path / "vars-hf.json"
     settings.write_text(json.dumps(extra_vars))
     settings.chmod(0o600)
-    return [PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
+    return [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
             "-e", "@%s" % settings, *options, str(play)]
 
 

@@ -14,17 +14,17 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 
 import pytest
 
-from conftest import ROOT
+from helpers.models import wheel
+from helpers.paths import ANSIBLE_PLAYBOOK, ROOT
+
 
 pytestmark = [
     pytest.mark.ansible,
     pytest.mark.skipif(os.geteuid() != 0, reason="the roles manage root-owned paths"),
 ]
-PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 # Where each kill lands: the task whose start is awaited, then a short delay.
 KILL_POINTS = [
     ("vllm_venv : Install", 0.4),                       # pip inside the new build
@@ -34,21 +34,6 @@ KILL_POINTS = [
     ("awq_model : Write the manifest", 0.0),            # verified, not yet moved into place
     ("awq_model : Switch the model link", 0.0),         # current -> new version
 ]
-
-
-def wheel(directory, name, version, files, requires=()):
-    """A minimal, valid wheel (a test stand-in for a package from PyPI)."""
-    dist = "%s-%s" % (name.replace("-", "_"), version)
-    path = directory / ("%s-py3-none-any.whl" % dist)
-    files = dict(files)
-    files["%s.dist-info/METADATA" % dist] = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s" % (
-        name, version, "".join("Requires-Dist: %s\n" % requirement for requirement in requires))
-    files["%s.dist-info/WHEEL" % dist] = "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    files["%s.dist-info/RECORD" % dist] = "".join("%s,,\n" % f for f in list(files) + ["%s.dist-info/RECORD" % dist])
-    with zipfile.ZipFile(path, "w") as archive:
-        for member, text in files.items():
-            archive.writestr(member, text)
-    return path
 
 
 @pytest.fixture
@@ -75,7 +60,7 @@ def start(tmp_path, extra_vars):
     play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False,
                                  "roles": ["openclaw.vllm.vllm_venv", "openclaw.vllm.awq_model"]}]))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([PLAYBOOK, "-i", "localhost,", "-c", "local", "-e",
+    return subprocess.Popen([ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e",
                              "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(extra_vars), str(play)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)

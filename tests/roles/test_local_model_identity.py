@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-from test_role_guardrails import model_vars, run_role
+from helpers.ansible_runs import run_role
+from helpers.models import model_vars
+from helpers.paths import ROOT
+
 
 pytestmark = [
     pytest.mark.ansible,

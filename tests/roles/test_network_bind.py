@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from test_role_guardrails import run_role
+from helpers.ansible_runs import service_preflight
+
 
 pytestmark = [
     pytest.mark.ansible,
@@ -13,20 +14,9 @@ pytestmark = [
 REFUSED = "which is not loopback, and vllm_service_api_key is empty"
 
 
-def preflight(tmp_path, **more):
-    venv, model = tmp_path / "venv", tmp_path / "model"
-    (venv / "bin").mkdir(parents=True, exist_ok=True)
-    (venv / "bin" / "vllm").write_text("#!/bin/sh\n")
-    model.mkdir(exist_ok=True)
-    (model / "config.json").write_text("{}")
-    return run_role(tmp_path, "vllm_service", {"vllm_service_venv_path": str(venv),
-                                               "vllm_service_model_path": str(model), **more},
-                    tags="vllm_service_preflight")
-
-
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "gpu-a01.example.internal"])
 def test_network_bind_without_a_key_is_refused_and_says_why(tmp_path, host):
-    rc, failed, results, _ = preflight(tmp_path, vllm_service_host=host)
+    rc, failed, results, _ = service_preflight(tmp_path, vllm_service_host=host)
     assert rc != 0
     msg = failed[-1]["msg"]
     assert "vllm_service_host is '%s', %s" % (host, REFUSED) in msg
@@ -45,5 +35,5 @@ def test_network_bind_without_a_key_is_refused_and_says_why(tmp_path, host):
     {"vllm_service_host": "localhost"},
 ])
 def test_loopback_a_key_or_an_explicit_opt_out_pass(tmp_path, more):
-    rc, failed, _, _ = preflight(tmp_path, **more)
+    rc, failed, _, _ = service_preflight(tmp_path, **more)
     assert rc == 0, failed

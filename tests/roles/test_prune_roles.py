@@ -1,26 +1,18 @@
 """Pruning through the roles, for real on this machine: two models (one name a prefix of the
 other) and several vLLM builds on one host. Nothing another model or a link uses is removed."""
 import os
-import shutil
 import sys
-import zipfile
 
 import pytest
 
-from test_role_guardrails import model_vars, run_role
+from helpers.ansible_runs import run_role
+from helpers.models import fake_vllm_wheel, model_vars, variant
+
 
 pytestmark = [
     pytest.mark.ansible,
     pytest.mark.skipif(os.geteuid() != 0, reason="the roles manage root-owned paths"),
 ]
-
-
-def variant(tiny_model, tmp_path, tag):
-    """A copy of the tiny model that is a different version (one more file)."""
-    path = tmp_path / ("src-" + tag)
-    shutil.copytree(tiny_model, path)
-    (path / "variant.txt").write_text(tag * 3)
-    return path
 
 
 def stage(tmp_path, name, source, **more):
@@ -51,20 +43,6 @@ def test_two_models_one_name_a_prefix_of_the_other(tiny_model, tmp_path):
     qwen_5 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q5"), awq_model_keep=1)
     assert sorted(os.listdir(versions)) == sorted(os.path.basename(p) for p in [qwen_2, qwen_4, qwen_5, coder, coder_2])
     assert os.path.realpath(tmp_path / "models" / "qwen") == qwen_5
-
-
-def fake_vllm_wheel(wheelhouse, version):
-    """A real wheel of a package named vllm (an `import vllm` that works), built by hand: no index."""
-    dist = "vllm-%s.dist-info" % version
-    files = {
-        "vllm/__init__.py": "__version__ = %r\n" % version,
-        dist + "/METADATA": "Metadata-Version: 2.1\nName: vllm\nVersion: %s\n" % version,
-        dist + "/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    files[dist + "/RECORD"] = "".join("%s,,\n" % name for name in files) + dist + "/RECORD,,\n"
-    with zipfile.ZipFile(wheelhouse / ("vllm-%s-py3-none-any.whl" % version), "w") as whl:
-        for name, text in files.items():
-            whl.writestr(name, text)
 
 
 def test_builds_current_and_previous_are_never_pruned(tmp_path):

@@ -3,44 +3,18 @@ bad input fails in preflight naming the variable, and a failure never touches wh
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers.ansible_runs import run_role
+from helpers.models import model_vars, url_vars
+
 
 pytestmark = [
     pytest.mark.ansible,
     pytest.mark.skipif(os.geteuid() != 0, reason="the roles manage root-owned paths"),
 ]
-PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-
-
-def run_role(tmp_path, role, extra_vars, check=False, tags=None):
-    """Apply one collection role to localhost; return (rc, failed task results, all results)."""
-    play = tmp_path / ("play-%s.yml" % role)
-    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False,
-                                 "roles": [{"role": "openclaw.vllm." + role}]}]))
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    cmd = [PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
-           "-e", json.dumps(extra_vars), str(play)]
-    if check:
-        cmd.append("--check")
-    if tags:
-        cmd += ["--tags", tags]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    output = json.loads(proc.stdout)
-    results = [(task["task"]["name"], task["hosts"]["localhost"])
-               for play_out in output["plays"] for task in play_out["tasks"] if "localhost" in task["hosts"]]
-    failed = [result for name, result in results if result.get("failed")]
-    return proc.returncode, failed, results, output["stats"]["localhost"]
-
-
-def model_vars(tmp_path, source, **more):
-    return {"awq_model_root": str(tmp_path / "models"), "awq_model_name": "tiny", "awq_model_source": "local",
-            "awq_model_local_path": str(source), "awq_model_min_free_gb": 0, **more}
 
 
 def not_awq(tiny_model, tmp_path):
@@ -161,34 +135,6 @@ def test_failed_build_never_touches_the_venv_in_use(tmp_path):
     assert os.readlink(root / "current") == str(serving)
     assert (serving / ".openclaw-build.json").is_file()
     assert [p.name for p in (root / "builds").iterdir()] == ["vllm-cpu-serving"], "the failed build is gone"
-
-
-@pytest.fixture
-def model_archive_server(tiny_model, tmp_path):
-    """A real HTTP server with a tar.gz of the tiny model (files under tiny-awq/)."""
-    import functools
-    import hashlib
-    import http.server
-    import tarfile
-    import threading
-
-    served = tmp_path / "served"
-    served.mkdir()
-    archive = served / "tiny-awq.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(tiny_model, arcname="tiny-awq")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield "http://127.0.0.1:%d/tiny-awq.tar.gz" % server.server_address[1], \
-        hashlib.sha256(archive.read_bytes()).hexdigest()
-    server.shutdown()
-
-
-def url_vars(tmp_path, url, sha256):
-    return {"awq_model_root": str(tmp_path / "models"), "awq_model_name": "tiny", "awq_model_source": "url",
-            "awq_model_url": url, "awq_model_url_sha256": sha256, "awq_model_url_subdir": "tiny-awq",
-            "awq_model_min_free_gb": 0}
 
 
 def test_url_source_downloads_checks_and_unpacks(model_archive_server, tiny_model, tmp_path):

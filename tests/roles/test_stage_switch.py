@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-from test_prune_roles import variant
-from test_role_guardrails import PLAYBOOK, model_vars
+from helpers.models import model_vars, variant
+from helpers.paths import ANSIBLE_PLAYBOOK, ROOT
+
 
 pytestmark = [
     pytest.mark.ansible,
@@ -28,7 +28,7 @@ def run_entry_points(tmp_path, entry, extra_vars):
         {"name": "awq_model " + entry, "ansible.builtin.import_role": {"name": "openclaw.vllm.awq_model", "tasks_from": entry + ".yml"}},
     ]}]))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    proc = subprocess.run([PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+    proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
                            "-e", json.dumps(extra_vars), str(play)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -9,7 +9,9 @@ import tarfile
 
 import pytest
 
-from test_role_guardrails import model_archive_server, model_vars, run_role, url_vars  # noqa: F401 (fixture)
+from helpers.ansible_runs import run_role
+from helpers.models import model_vars, url_vars
+
 
 pytestmark = [
     pytest.mark.ansible,

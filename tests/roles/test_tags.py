@@ -8,9 +8,10 @@ import sys
 import pytest
 import yaml
 
-from conftest import ROOT
-from test_prune_roles import fake_vllm_wheel
-from test_role_guardrails import model_vars, run_role
+from helpers.ansible_runs import run_role
+from helpers.models import fake_vllm_wheel, model_vars
+from helpers.paths import ROOT
+
 
 pytestmark = [
     pytest.mark.ansible,

@@ -7,7 +7,8 @@ import importlib.util
 
 import pytest
 
-from conftest import ROOT
+from helpers.paths import ROOT
+
 
 SOURCE = ROOT / "collections/ansible_collections/openclaw/vllm/roles/vllm_service/files/openclaw_vllm_auth.py"
 spec = importlib.util.spec_from_file_location("openclaw_vllm_auth", SOURCE)

@@ -8,7 +8,9 @@ import struct
 
 import pytest
 
-from test_awq_model import INDEX, copy_model, verify
+from helpers.ansible_runs import run_module
+from helpers.models import INDEX, copy_model
+
 
 pytestmark = pytest.mark.ansible
 
@@ -92,3 +94,7 @@ def test_a_huge_quant_method_is_cut_in_the_message(tiny_model, tmp_path):
     assert "quant_method is '%s... (1000002 characters), expected 'awq'" % ("g" * 199) in result["msg"]
     assert len(result["msg"]) < 1000
     assert os.path.getsize(model / "config.json") > 1_000_000
+
+
+def verify(path, **args):
+    return run_module("awq_model_verify", {"path": str(path), **args})

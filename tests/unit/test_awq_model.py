@@ -1,33 +1,14 @@
 """AWQ checks on real checkpoints made by scripts/make-tiny-awq-model.py, through the module."""
 import hashlib
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers.ansible_runs import run_module
+from helpers.models import INDEX, copy_model
+
 
 pytestmark = pytest.mark.ansible
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
-
-
-def verify(path, **args):
-    params = {"path": str(path), **args}
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    proc = subprocess.run([ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-e",
-                           "ansible_python_interpreter=%s" % sys.executable, "-m", "openclaw.vllm.awq_model_verify",
-                           "-a", json.dumps(params)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-
-
-def copy_model(src, dst):
-    dst.mkdir()
-    for name in os.listdir(src):
-        (dst / name).write_bytes((src / name).read_bytes())
-    return dst
 
 
 def test_tiny_model_is_awq(tiny_model):
@@ -112,9 +93,6 @@ def garble_header(model, name):
     (model / name).write_bytes(bytes(data))
 
 
-INDEX = "model.safetensors.index.json"
-
-
 @pytest.mark.parametrize("damage, name, expected", [
     (lambda m: corrupt(m, "config.json", b'{"architectures": ['), "config.json", "is not valid JSON: Expecting value"),
     (lambda m: corrupt(m, "config.json", b""), "config.json", "is not valid JSON"),
@@ -150,3 +128,7 @@ def test_a_sharded_model_with_a_good_index_passes(tiny_model, tmp_path):
     result = verify(model)
     assert not result.get("failed"), result
     assert result["weights"] == ["model.safetensors"]
+
+
+def verify(path, **args):
+    return run_module("awq_model_verify", {"path": str(path), **args})

@@ -7,7 +7,10 @@ import time
 
 import pytest
 
-from conftest import STATUS, needs_root, run_guard
+from helpers.marks import needs_root
+from helpers.paths import STATUS
+from helpers.procs import run_guard
+
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.patterns import check_patterns
 

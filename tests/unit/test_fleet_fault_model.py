@@ -15,8 +15,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-from test_awq_model import verify  # openclaw.vllm.awq_model_verify through `ansible -m`, as the role runs it
+from helpers.ansible_runs import run_module
+from helpers.paths import ROOT
+
 
 pytestmark = pytest.mark.ansible
 SCRIPT = str(ROOT / "scripts/make-tiny-awq-model.py")
@@ -109,3 +110,7 @@ def test_fault_config_disagrees_with_its_tensors(models):
         assert shapes[prefix + "down_proj.qweight"] == [256, hidden // pack]
         assert shapes[prefix + "gate_proj.qweight"] != [hidden, config["intermediate_size"] // pack]
         assert shapes[prefix + "down_proj.qweight"][0] != config["intermediate_size"]
+
+
+def verify(path, **args):
+    return run_module("awq_model_verify", {"path": str(path), **args})

@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from conftest import FULL_TIER, ROOT, STATUS
-from test_status_facts import BUILD, VERSION, deployed, vllm_serve  # noqa: F401  pylint: disable=unused-import
+
+from helpers.fake_vllm import BUILD, VERSION
+from helpers.paths import ANSIBLE_PLAYBOOK, FULL_TIER, ROOT, STATUS
 
 from ansible_collections.openclaw.vllm.plugins.module_utils import fleet_status as fleet
 
-PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 UNREACHABLE = ("Failed to connect to the host via ssh: ssh: connect to host 203.0.113.1 port 22: "
                "Connection timed out")
 
@@ -170,7 +170,7 @@ def test_status_playbook_with_an_unreachable_host(vllm_serve, tmp_path):  # noqa
     inventory.write_text(json.dumps({"vllm_hosts": {"hosts": hosts}}))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="json",
                XDG_CONFIG_HOME=str(tmp_path / "config"))
-    run = subprocess.run([PLAYBOOK, "-i", str(inventory), str(ROOT / "status.yml")], cwd=tmp_path, env=env,
+    run = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(ROOT / "status.yml")], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     output = json.loads(run.stdout)
@@ -199,7 +199,7 @@ def test_status_playbook_with_an_unreachable_host(vllm_serve, tmp_path):  # noqa
     # -e openclaw_status_json=PATH
     elsewhere = tmp_path / "out" / "fleet.json"
     elsewhere.parent.mkdir()
-    run = subprocess.run([PLAYBOOK, "-i", str(inventory), str(ROOT / "status.yml"), "-l", "localhost",
+    run = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(ROOT / "status.yml"), "-l", "localhost",
                           "-e", "openclaw_status_json=%s" % elsewhere], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr

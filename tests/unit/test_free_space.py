@@ -1,25 +1,13 @@
 """openclaw.vllm.free_space, through Ansible, against real filesystems (a tmpfs of known size)."""
-import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers.ansible_runs import run_module
+
 
 pytestmark = pytest.mark.ansible
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
-
-
-def free_space(path, check=False):
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    cmd = [ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-e",
-           "ansible_python_interpreter=%s" % sys.executable, "-m", "openclaw.vllm.free_space",
-           "-a", json.dumps({"path": str(path)})] + (["--check"] if check else [])
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
 @pytest.fixture
@@ -58,3 +46,7 @@ def test_matches_statvfs_on_the_disk_and_in_check_mode(tmp_path):
         assert result["checked_path"] == str(tmp_path)
         assert abs(result["free_bytes"] - stat.f_bavail * stat.f_frsize) < 64 * 2**20  # the disk is shared
         assert result["free_gb"] == result["free_bytes"] // 2**30
+
+
+def free_space(path, check=False):
+    return run_module("free_space", {"path": str(path)}, check=check)

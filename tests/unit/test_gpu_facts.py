@@ -1,7 +1,6 @@
 """gpu_facts (module_utils and the openclaw.vllm.gpu_facts module) and the start-time gate
 openclaw-vllm-gpu-gate, with the nvidia-smi TEST DOUBLE (tests/fakes/nvidia-smi) standing in
 for the driver (no GPU here) and real processes as the GPU memory holders it reports."""
-import json
 import os
 import subprocess
 import sys
@@ -9,17 +8,12 @@ import time
 
 import pytest
 
-from conftest import ROOT
-from gpu_double import FAKES, H100, T4, env_for, gpu_host, uuid
+
+from helpers.ansible_runs import run_module
+from helpers.gpu_double import FAKES, GATE, H100, T4, env_for, gpu_host, held, uuid
+from helpers.paths import ROOT
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.host import gpu_facts
-
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
-GATE = [sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.host.gpu_gate_cli"]
-
-
-def held(gpu, used):
-    return dict(gpu, used=used, free=gpu["total"] - used - 555)
 
 
 @pytest.fixture
@@ -68,15 +62,6 @@ def test_weights_that_do_not_fit_are_refused():
 
 
 # --------------------------------------------------------------------------- the module
-
-
-def module(args, env):
-    env = dict(env, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    cmd = [ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-e",
-           "ansible_python_interpreter=%s" % sys.executable, "-m", "openclaw.vllm.gpu_facts", "-a", json.dumps(args)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
 @pytest.mark.ansible
@@ -178,3 +163,7 @@ def test_gate_usage_errors(tmp_path):
     assert gate(tmp_path, "--utilization", "2").returncode == 2
     assert gate(tmp_path, "--bogus").returncode == 2
     assert gate(tmp_path, "--wait", "-1").returncode == 2
+
+
+def module(args, env):
+    return run_module("gpu_facts", args, env=env)

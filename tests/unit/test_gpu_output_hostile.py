@@ -10,9 +10,11 @@ import time
 
 import pytest
 
-from conftest import STATUS, free_port
-from gpu_double import H100, gpu_host, uuid
-from test_gpu_facts import GATE, ROOT, held, module
+
+from helpers.ansible_runs import run_module
+from helpers.gpu_double import GATE, H100, gpu_host, held, uuid
+from helpers.paths import ROOT, STATUS
+from helpers.procs import free_port
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.host import gpu_facts
 
@@ -235,3 +237,7 @@ def test_a_gpu_index_of_5000_digits_is_missing_not_a_traceback(smi):
     assert proc.returncode == 43, proc.stderr
     assert proc.stderr.startswith('VLLM_GPU_MISSING gpu=? reason="nvidia-smi does not list GPU %s... (5000 characters) '
                                   '(it lists 0 %s)"' % ("9" * 80, uuid(0))), proc.stderr[:300]
+
+
+def module(args, env):
+    return run_module("gpu_facts", args, env=env)

@@ -2,10 +2,10 @@
 import os
 import sys
 
-import psutil
 import pytest
 
-from conftest import free_port, needs_ipv6, needs_root, run_guard, wait_gone
+from helpers.marks import needs_ipv6, needs_root
+from helpers.procs import free_port, run_guard, wait_gone
 
 
 def test_free_port_starts():

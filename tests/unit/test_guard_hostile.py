@@ -16,7 +16,11 @@ import time
 
 import pytest
 
-from conftest import FULL_TIER, GUARD, HOLDER, STATUS, free_port, needs_root, run_guard, wait_gone
+from helpers.ansible_runs import run_module
+from helpers.marks import needs_root
+from helpers.paths import FULL_TIER, GUARD, HOLDER, STATUS
+from helpers.procs import free_port, run_guard, wait_gone
+
 
 PG = "ansible_collections.openclaw.vllm.plugins.module_utils.host.guard_cli"
 
@@ -225,9 +229,8 @@ def test_status_and_module_survive_non_utf8_holders(spawn):
     as_json = subprocess.run([STATUS, "status", "--json", "--port", str(port)], capture_output=True, timeout=60, env=env)
     facts = json.loads(as_json.stdout)
     assert facts["probe"]["holders"][0]["argv"][0] == "unknown\\xff\\xc3"
-    from test_port_guard_module import run_module
 
-    task = run_module("port=%d state=probed" % port)
+    task = run_module("port_guard", "port=%d state=probed" % port)
     assert task.get("failed"), task
     assert task["holders"][0]["cmd"].startswith("unknown\\xff\\xc3 ")
     assert holder.alive()

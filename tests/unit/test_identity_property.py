@@ -17,11 +17,12 @@ import subprocess
 import sys
 import threading
 
-import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from conftest import HOLDER, free_port
+
+from helpers.paths import HOLDER
+from helpers.procs import free_port
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.argv import identity_names
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.events import EventLog

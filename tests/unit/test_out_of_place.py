@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+
+from helpers.paths import ANSIBLE, ROOT
 
 from ansible_collections.openclaw.vllm.plugins.filter.home_files import out_of_place
 
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 

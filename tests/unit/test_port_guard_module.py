@@ -1,33 +1,17 @@
 """The Ansible module openclaw.vllm.port_guard, run through Ansible itself."""
-import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, free_port, wait_gone
+from helpers.ansible_runs import run_module
+from helpers.procs import free_port, wait_gone
+
 
 pytestmark = pytest.mark.ansible
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
-
-
-def run_module(args, check=False):
-    """``ansible localhost -m openclaw.vllm.port_guard -a ARGS``; returns the task result."""
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    cmd = [ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-e",
-           "ansible_python_interpreter=%s" % sys.executable, "-m", "openclaw.vllm.port_guard", "-a", args]
-    if check:
-        cmd.append("--check")
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    output = json.loads(proc.stdout)
-    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
 def test_free_port_is_ok_and_unchanged():
     port = free_port()
-    result = run_module("port=%d host=127.0.0.1" % port)
+    result = guard_module("port=%d host=127.0.0.1" % port)
     assert not result.get("failed"), result
     assert result["changed"] is False
     assert result["decision"] == "VLLM_PORT_OK"
@@ -38,7 +22,7 @@ def test_free_port_is_ok_and_unchanged():
 def test_check_mode_reports_the_reclaim_and_kills_nothing(spawn):
     port = free_port()
     stray = spawn("vllm-stray", "--port", port)
-    result = run_module("port=%d" % port, check=True)
+    result = guard_module("port=%d" % port, check=True)
     assert not result.get("failed"), result
     assert result["changed"] is True
     assert result["decision"] == "VLLM_PORT_RECLAIM"
@@ -49,21 +33,21 @@ def test_check_mode_reports_the_reclaim_and_kills_nothing(spawn):
 def test_reclaims_a_stray(spawn):
     port = free_port()
     stray = spawn("vllm-stray", "--port", port, "--children", "1")
-    result = run_module("port=%d grace=2" % port)
+    result = guard_module("port=%d grace=2" % port)
     assert not result.get("failed"), result
     assert result["changed"] is True
     assert result["decision"] == "VLLM_PORT_RECLAIMED"
     assert result["holders"][0]["kind"] == "vllm_like"
     assert result["events"][-2:] == ["VLLM_PORT_RECLAIMED port=%d" % port, "VLLM_PORT_OK port=%d" % port]
     assert wait_gone(stray.pid) and wait_gone(stray.child_pids[0])
-    again = run_module("port=%d" % port)
+    again = guard_module("port=%d" % port)
     assert again["changed"] is False, "a second run changes nothing"
 
 
 def test_unknown_holder_fails_naming_pid_and_cmd(spawn):
     port = free_port()
     holder = spawn("unknown-holder", "--port", port)
-    result = run_module("port=%d" % port)
+    result = guard_module("port=%d" % port)
     assert result["failed"] is True
     assert "pid=%d" % holder.pid in result["msg"]
     assert 'cmd="unknown-holder ' in result["msg"]
@@ -75,7 +59,7 @@ def test_unknown_holder_fails_naming_pid_and_cmd(spawn):
 def test_probed_reports_without_killing(spawn):
     port = free_port()
     stray = spawn("vllm", "--port", port)
-    result = run_module("port=%d state=probed" % port)
+    result = guard_module("port=%d state=probed" % port)
     assert not result.get("failed"), result
     assert result["changed"] is False
     assert result["decision"] == "VLLM_PORT_HELD_VLLM"
@@ -86,14 +70,14 @@ def test_probed_reports_without_killing(spawn):
 def test_custom_patterns_make_a_wrapper_ours(spawn):
     port = free_port()
     wrapper = spawn("my-llm-wrapper", "--port", port)
-    assert run_module("port=%d" % port)["failed"] is True
-    result = run_module("port=%d patterns=my-llm-*" % port)
+    assert guard_module("port=%d" % port)["failed"] is True
+    result = guard_module("port=%d patterns=my-llm-*" % port)
     assert result["decision"] == "VLLM_PORT_RECLAIMED", result
     assert wait_gone(wrapper.pid)
 
 
 def test_bad_port_is_a_clear_error():
-    result = run_module("port=70000")
+    result = guard_module("port=70000")
     assert result["failed"] is True
     assert "port 70000 is out of range; expected an integer in 1..65535" in result["msg"]
 
@@ -112,7 +96,7 @@ def test_bad_input_fails_cleanly_and_names_it(spawn, args, expected):
     """Checked before anything is probed: a stray that ignores SIGTERM is never waited on forever."""
     port = free_port()
     stray = spawn("vllm-stray", "--port", port, "--ignore-term")
-    result = run_module("port=%d %s" % (port, args))
+    result = guard_module("port=%d %s" % (port, args))
     assert result["failed"] is True, result
     assert expected in result["msg"]
     assert "Traceback" not in result.get("module_stderr", "")
@@ -122,6 +106,10 @@ def test_bad_input_fails_cleanly_and_names_it(spawn, args, expected):
 def test_empty_patterns_mean_the_defaults_as_in_the_cli(spawn):
     port = free_port()
     stray = spawn("vllm-stray", "--port", port)
-    result = run_module('{"port": %d, "patterns": [], "grace": 2}' % port)
+    result = guard_module('{"port": %d, "patterns": [], "grace": 2}' % port)
     assert result["decision"] == "VLLM_PORT_RECLAIMED", result
     assert wait_gone(stray.pid)
+
+
+def guard_module(args, check=False):
+    return run_module("port_guard", args, check=check)

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import needs_root
-from test_prune_versions import IDS, left, make_versions, prune
+from helpers.ansible_runs import run_module
+from helpers.marks import needs_root
+from helpers.models import IDS, left, make_versions
+
 
 # The tests that run the module as nobody start it with this venv's interpreter, which another
 # user can run only where its libpython is found outside /root (scripts/bootstrap.sh); they are not
@@ -132,3 +134,7 @@ def test_a_missing_link_root_prunes_nothing(tmp_path):
     assert result["removed"] == [] and len(left(builds)) == 3
     assert warnings(result) == ["nothing pruned in %s: %s cannot be read (No such file or directory)"
                                   % (builds, tmp_path / "nowhere")]
+
+
+def prune(check=False, **params):
+    return run_module("prune_versions", params, check=check)

@@ -1,42 +1,13 @@
 """openclaw.vllm.prune_versions, run through Ansible on real directories and symlinks."""
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers.ansible_runs import run_module
+from helpers.models import IDS, left, make_versions
+
 
 pytestmark = pytest.mark.ansible
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
-IDS = ["%012x" % n for n in range(0xa0, 0xa8)]
-
-
-def prune(check=False, **params):
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    cmd = [ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-e",
-           "ansible_python_interpreter=%s" % sys.executable, "-m", "openclaw.vllm.prune_versions",
-           "-a", json.dumps(params)] + (["--check"] if check else [])
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-
-
-def make_versions(versions, *names):
-    """Version directories, oldest first (mtimes one minute apart), each with a file in it."""
-    made = []
-    for age, name in enumerate(reversed(names)):
-        path = versions / name
-        path.mkdir(parents=True)
-        (path / "config.json").write_text("{}")
-        os.utime(path, (1_700_000_000 - 60 * age,) * 2)
-        made.append(path)
-    return list(reversed(made))
-
-
-def left(versions):
-    return sorted(p.name for p in versions.iterdir())
 
 
 def test_another_model_with_the_name_as_prefix_is_never_touched(tmp_path):
@@ -127,3 +98,7 @@ def test_bad_parameters_are_named(tmp_path, params, expected):
     result = prune(path=str(tmp_path), link_roots=[str(tmp_path)], **params)
     assert result["failed"] is True
     assert expected in result["msg"]
+
+
+def prune(check=False, **params):
+    return run_module("prune_versions", params, check=check)

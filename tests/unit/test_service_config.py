@@ -7,9 +7,8 @@ import sys
 
 import pytest
 
-from conftest import ROOT, STATUS, free_port, run_guard, wait_gone
-
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
+from helpers.paths import ANSIBLE, ROOT, STATUS
+from helpers.procs import free_port, run_guard, wait_gone
 
 
 def write_config(path, port, patterns=(), unit="llm-serve.service", host="127.0.0.1"):

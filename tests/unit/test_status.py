@@ -8,7 +8,10 @@ import time
 
 import pytest
 
-from conftest import STATUS, free_port, needs_root, wait_gone
+from helpers.marks import needs_root
+from helpers.paths import STATUS
+from helpers.procs import free_port, wait_gone
+
 
 HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid}, cmd=\"{cmd}\"). "
         "Stop it or free :{port}, then restart openclaw-vllm.service.")

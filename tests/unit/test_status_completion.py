@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import STATUS, SYSTEM_PYTHON, free_port, needs_root, wait_gone
+from helpers.marks import needs_root
+from helpers.paths import STATUS, SYSTEM_PYTHON
+from helpers.procs import free_port, wait_gone
+
 
 # The test double of vLLM: /health, and /v1/completions behind a bearer key. Each POST is
 # appended to requests.jsonl (its Authorization header and body) so the tests see what was sent.

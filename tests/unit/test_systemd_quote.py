@@ -3,7 +3,8 @@ import os
 import subprocess
 
 import pytest
-from conftest import needs_tools
+
+from helpers.marks import needs_tools
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.systemd_escape import systemd_command, systemd_quote
 

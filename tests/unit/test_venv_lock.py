@@ -10,7 +10,8 @@ import threading
 
 import pytest
 
-from conftest import ROOT
+
+from helpers.paths import ROOT
 
 from ansible_collections.openclaw.vllm.plugins.module_utils import venv_lock
 

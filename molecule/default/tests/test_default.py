@@ -8,7 +8,7 @@ from testhost import BIN, HOME, PORT, SERVED_NAME, SERVICE_USER, UNIT
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
 MODULE_UTILS = os.path.join(PROJECT, "collections/ansible_collections/openclaw/vllm/plugins/module_utils")
 # `systemd-analyze security --user` on the test host: 9.6 before the unit had a sandbox,
-# 2.2 with it (README, "Unit hardening"). A change that loosens the sandbox fails here.
+# 2.2 with it (docs guide_security, "Unit hardening"). A change that loosens the sandbox fails here.
 MAX_EXPOSURE = 2.2
 
 

@@ -5,14 +5,11 @@ the container as host.containers.internal, as a private mirror is reached (awq_m
 The tests run in order and share the host; each one starts from what the one before left."""
 import json
 import os
-import sys
 
 import pytest
-from siteplay import PROJECT, inventory_for, runner
+from helpers.hf_mirror import REPO, Mirror, ensure_olah  # the mirror the roles tier uses too
+from siteplay import inventory_for, runner
 from testhost import INSTANCE, MODEL, main_pid, run_once, wait_for
-
-sys.path[:0] = [os.path.join(PROJECT, "tests"), os.path.join(PROJECT, "tests", "roles")]
-from hf_mirror import REPO, Mirror, ensure_olah  # noqa: E402  (the mirror the roles tier uses too)
 
 TOKEN = "hf_TestHostTokenThatMustNeverShow77"
 BIG = 128 * 2**20  # revision 3's second shard: seconds through olah, long enough to kill mid-way

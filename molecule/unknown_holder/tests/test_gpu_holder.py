@@ -12,15 +12,12 @@ Runs before test_unknown_holder.py (which stops the unit first) and leaves the h
 import math
 import os
 import subprocess
-import sys
 import tempfile
 
 import pytest
 
+from helpers.gpu_double import FAKES, H100, gpu_host
 from testhost import BIN, HOME, INSTANCE, UNIT, run_once, wait_for
-
-sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd()), "tests"))
-from gpu_double import FAKES, H100, gpu_host  # noqa: E402  pylint: disable=wrong-import-position
 
 DATA = "/srv/fake-gpu"  # what the double prints, and the holder's pid
 DOUBLE = "/usr/local/lib/openclaw-test/nvidia-smi-double"

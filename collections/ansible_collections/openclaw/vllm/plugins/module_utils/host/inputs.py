@@ -3,6 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Checks of what a caller passes (port, seconds): UsageError names the input and what was expected (exit 2)."""
 
+
 class UsageError(ValueError):
     """Bad input from the caller (port out of range, bad address, ...): exit 2."""
 

@@ -31,6 +31,7 @@ from . import gpu_facts
 from .argv import clean_text
 from .completion import UnusableKey, api_key, complete
 from .config import default_config_path, read_service_config
+from .constants import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_UNIT
 from .events import quote
 from .health import check_health, health_url
 from .hints import _known, gpu_hint_for, hint_for
@@ -42,11 +43,6 @@ from .patterns import DEFAULT_PATTERNS, check_patterns
 from .probe import probe
 from .served import served
 from .units import unit_show, unit_state
-
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8001
-DEFAULT_UNIT = "openclaw-vllm.service"
 
 
 def gpu_memory(devices=None, utilization=gpu_facts.DEFAULT_UTILIZATION, patterns=None, nvidia_smi="nvidia-smi"):

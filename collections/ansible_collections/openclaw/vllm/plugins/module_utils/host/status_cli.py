@@ -8,7 +8,8 @@ import sys
 
 from .config import SERVICE_CONFIG
 from .inputs import UsageError
-from .status import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_UNIT, gather, render, settings
+from .constants import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_UNIT
+from .status import gather, render, settings
 
 
 def main(argv=None):

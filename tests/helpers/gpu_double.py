@@ -3,9 +3,10 @@ formats (NVIDIA's nvidia-smi documentation: --query-gpu / --query-compute-apps w
 --format=csv,noheader,nounits: ", "-separated, no units, [N/A] where not reported). Nothing here
 ran on a real GPU: the values are an H100 80GB's as NVIDIA documents them."""
 import os
+import sys
 from pathlib import Path
 
-FAKES = str(Path(__file__).resolve().parent / "fakes")
+FAKES = str(Path(__file__).resolve().parents[1] / "fakes")
 
 H100 = {"name": "NVIDIA H100 80GB HBM3", "cc": "9.0", "total": 81559, "used": 0, "free": 81004}
 T4 = {"name": "Tesla T4", "cc": "7.5", "total": 15360, "used": 0, "free": 14913}
@@ -45,3 +46,12 @@ def env_for(folder, base=None):
     env["PATH"] = FAKES + os.pathsep + env.get("PATH", "")
     env["FAKE_NVIDIA_SMI_DIR"] = str(folder)
     return env
+
+
+# The start-time gate as the unit runs it (a whole process), against the nvidia-smi double.
+GATE = [sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.host.gpu_gate_cli"]
+
+
+def held(gpu, used):
+    """``gpu`` with ``used`` MiB taken by someone (the driver keeps 555 MiB of its own)."""
+    return dict(gpu, used=used, free=gpu["total"] - used - 555)

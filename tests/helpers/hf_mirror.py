@@ -12,7 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import ROOT, free_port
+from helpers.paths import ROOT
+from helpers.procs import free_port
 
 OLAH_VENV = ROOT / ".cache" / "olah-venv"
 REPO = "acme/tiny-awq"
