@@ -149,12 +149,7 @@ from ansible_collections.openclaw.vllm.plugins.module_utils.host.constants impor
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.events import EventLog, quote
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.reclaim import run_guard
-
-try:
-    import psutil  # noqa: F401  pylint: disable=unused-import
-    HAS_PSUTIL = True
-except ImportError:
-    HAS_PSUTIL = False
+from ansible_collections.openclaw.vllm.plugins.module_utils.psutil_check import HAS_PSUTIL
 
 
 def main():

@@ -177,12 +177,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.host import status as vllm_status
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
-
-try:
-    import psutil  # noqa: F401  pylint: disable=unused-import
-    HAS_PSUTIL = True
-except ImportError:
-    HAS_PSUTIL = False
+from ansible_collections.openclaw.vllm.plugins.module_utils.psutil_check import HAS_PSUTIL
 
 
 def main():
