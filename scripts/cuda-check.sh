@@ -40,7 +40,7 @@ podman run --detach --name "$NAME" --systemd=false "$IMAGE" sleep infinity >/dev
 python - "$tmp/smi" <<'EOF'
 import sys
 sys.path.insert(0, "tests")
-from gpu_double import H100, gpu_host
+from helpers.gpu_double import H100, gpu_host
 gpu_host(sys.argv[1], [H100])
 EOF
 podman cp tests/fakes/nvidia-smi "$NAME:/usr/local/lib/fake-nvidia-smi"

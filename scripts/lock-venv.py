@@ -20,15 +20,15 @@ import argparse
 import datetime
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 
+# stdlib only; the same check the role runs on hosts
+from ansible_collections.openclaw.vllm.plugins.module_utils import venv_lock
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTION = os.path.join(ROOT, "collections", "ansible_collections", "openclaw", "vllm")
-sys.path.insert(0, os.path.join(COLLECTION, "plugins", "module_utils"))
-import venv_lock  # noqa: E402  (stdlib only; the same check the role runs on hosts)
 
 LOCKS = os.path.join(COLLECTION, "roles", "vllm_venv", "files", "locks")
 # What is locked. 0.33.0 is the role's default; 0.34.0 is resolved too, to show whether the
