@@ -86,3 +86,16 @@ def test_the_host_commands_assume_the_roles_defaults():
     assert constants.DEFAULT_PORT == service["vllm_service_port"]
     assert constants.DEFAULT_UNIT == service["vllm_service_unit_name"]
     assert gpu_facts.DEFAULT_UTILIZATION == service["vllm_service_gpu_memory_utilization"]
+
+
+def test_the_deprecated_import_paths_are_the_packages_own_objects():
+    """module_utils.port_guard and .vllm_status (the 1.0 paths other code may import) only name
+    the host package's objects: no second home for any logic."""
+    from ansible_collections.openclaw.vllm.plugins.module_utils import port_guard, vllm_status
+    from ansible_collections.openclaw.vllm.plugins.module_utils.host import reclaim, status
+
+    assert port_guard.run_guard is reclaim.run_guard and vllm_status.gather is status.gather
+    for alias in (port_guard, vllm_status):
+        defined_here = [name for name in alias.__all__
+                        if getattr(getattr(alias, name), "__module__", None) == alias.__name__]
+        assert defined_here == [], alias.__name__
