@@ -23,8 +23,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GUARD = os.path.join(os.path.dirname(sys.executable), "openclaw-vllm-guard")
 MODULE_UTILS = os.path.join(HERE, "..", "collections", "ansible_collections", "openclaw", "vllm", "plugins",
                             "module_utils")
-# What the vllm_service role installs on hosts: a wrapper that imports the host package's guard_cli.
-HOST_WRAPPER = "import sys; sys.path.insert(0, %r); from host.guard_cli import main; sys.exit(main())" % MODULE_UTILS
+TEMPLATE = os.path.join(HERE, "..", "collections", "ansible_collections", "openclaw", "vllm", "roles", "vllm_service",
+                        "templates", "command.py.j2")
+
+
+def host_wrapper():
+    """The command the vllm_service role installs on hosts (its template, rendered for the guard
+    with this checkout's module_utils as the lib), as source for ``python -I -c``."""
+    with open(TEMPLATE) as handle:
+        lines = handle.read().splitlines()[1:]  # the shebang is the service's Python: here sys.executable
+    return "\n".join(lines).replace("{{ ansible_managed | comment }}", "").replace(
+        "{{ vllm_service_home }}/.local/lib/openclaw-vllm", MODULE_UTILS).replace(
+        "{{ item.module }}", "guard_cli").replace("{{ item.name }}", "openclaw-vllm-guard")
+
+
+HOST_WRAPPER = host_wrapper()
 
 # A stray that notes the moment it exits on SIGTERM (after closing its socket).
 STRAY = r"""

@@ -14,12 +14,14 @@ def ansible_env(base=None, **more):
                 ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), **more)
 
 
-def run_module(name, args, check=False, env=None, timeout=120):
+def run_module(name, args, check=False, env=None, timeout=120, extra_vars=None):
     """``ansible localhost -m openclaw.vllm.NAME -a ARGS`` (a dict, sent as JSON, or key=value
-    text); returns the task result."""
+    text; NAME with a dot is a module of another collection); returns the task result."""
     cmd = [ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-e",
-           "ansible_python_interpreter=%s" % sys.executable, "-m", "openclaw.vllm." + name,
+           "ansible_python_interpreter=%s" % sys.executable, "-m", name if "." in name else "openclaw.vllm." + name,
            "-a", args if isinstance(args, str) else json.dumps(args)] + (["--check"] if check else [])
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
     proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(env), capture_output=True, text=True, timeout=timeout)
     return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
