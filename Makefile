@@ -9,6 +9,9 @@
 SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# ansible-core 2.19 imports DSA from cryptography for its ssh agent, and cryptography warns about
+# it on every ansible command: not ours to fix, and a newcomer's `make demo` should not read as broken.
+export PYTHONWARNINGS := ignore::UserWarning:ansible._internal._ssh._ssh_agent
 
 .PHONY: locks cuda-check gpu-check testhost-bookworm rehearsal test unit unit-matrix roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
 

@@ -10,8 +10,9 @@ if [[ -x .venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
 fi
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-# compat mode: a plain path entry for collections/ (no import hook that slows every start).
+# lenient mode: a plain path entry for collections/ (no import hook that slows every start; the
+# 'compat' mode gave the same entry with a deprecation banner).
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-  --config-settings editable_mode=compat -e '.[test]'
+  --config-settings editable_mode=lenient -e '.[test]'
 echo "$want" >"$stamp"
 echo "venv: .venv ready ($(.venv/bin/ansible --version | sed -n 1p))"
