@@ -29,7 +29,8 @@ def exported(role):
     """The facts a role publishes (set_fact in its tasks): awq_model_path, vllm_venv_path, ..."""
     names = set()
     for path in (COLLECTION / "roles" / role / "tasks").glob("*.yml"):
-        for task in load(path) if isinstance(load(path), list) else []:
+        tasks = load(path)
+        for task in tasks if isinstance(tasks, list) else []:
             names.update((task.get("ansible.builtin.set_fact") or {}).keys())
     return {name for name in names if name.startswith(role + "_")}
 

@@ -26,8 +26,9 @@ def _target(path):
 
 def _replace_link(path, target):
     """Point ``path`` at ``target`` by renaming a new link over it (atomic on one filesystem)."""
-    parent = os.path.dirname(path)
-    temporary = os.path.join(parent, ".%s.switching-%d" % (os.path.basename(path), os.getpid()))
+    # One fixed name per link: what a killed run left there is replaced, never left to pile up
+    # (a leftover link under the link roots would keep its version from being pruned).
+    temporary = os.path.join(os.path.dirname(path), ".%s.switching" % os.path.basename(path))
     try:
         if os.path.lexists(temporary):
             os.unlink(temporary)
