@@ -10,10 +10,12 @@ export OPENCLAW_VLLM_FULL_TIER=1
 
 # OPENCLAW_VLLM_TIER_UNTIL="<step name>": stop, green, before that step (scripts/rehearse-fresh.sh
 # runs the tier up to the test hosts in a container that cannot run them).
+declare -A started_at started_pid
 step() {
   local name=$1
   shift
   if [[ $name == "${OPENCLAW_VLLM_TIER_UNTIL:-}" ]]; then
+    for started in "${!started_pid[@]}"; do step_join "$started"; done
     echo "=== stopped before '$name' (OPENCLAW_VLLM_TIER_UNTIL), all green in ${SECONDS}s"
     exit 0
   fi
@@ -23,34 +25,70 @@ step() {
   echo "=== $name: ok in $((SECONDS - start))s"
 }
 
+# Steps that wait mostly on the network or on a single core run beside the others: started with
+# step_start (output kept in .cache/tier-logs), joined with step_join, which prints their output
+# and fails the tier as step does. The tier's CPU-bound steps stay one at a time.
+logs=.cache/tier-logs
+step_start() {
+  local name=$1
+  shift
+  mkdir -p "$logs"
+  echo "=== $name (started beside the next steps)"
+  started_at[$name]=$SECONDS
+  "$@" >"$logs/${name//[^A-Za-z0-9]/_}.log" 2>&1 &
+  started_pid[$name]=$!
+}
+step_join() {
+  local name=$1 rc=0
+  wait "${started_pid[$name]}" || rc=$?
+  echo "=== $name (joined)"
+  cat "$logs/${name//[^A-Za-z0-9]/_}.log"
+  if [[ $rc -ne 0 ]]; then
+    echo "=== $name: FAILED (exit $rc) after $((SECONDS - ${started_at[$name]}))s"
+    exit "$rc"
+  fi
+  echo "=== $name: ok in $((SECONDS - ${started_at[$name]}))s (beside other steps)"
+  unset "started_pid[$name]"
+}
+
 step "system packages" bash scripts/bootstrap.sh
 step "python environment" bash scripts/venv.sh
+# The CUDA build's locks against the registry, from its metadata only (no wheel; `make cuda-check`
+# is the real build): each lock is the one index.json names and every locked file is still served.
+# It and the wheelhouse wait on the registry, so they run beside the unit tests.
+step_start "CUDA locks (registry metadata)" python scripts/lock-venv.py --check
+step_start "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
 step "ansible-lint (production profile)" ansible-lint
 # Two pytest-xdist workers; a test file stays on one worker (module fixtures: the olah mirror).
 step "unit tests" pytest -q -n 2 --dist loadfile tests
 # The guard suite again as older kernels give the socket tables: sock_diag without bound-only
-# sockets (Linux < 6.10: Ubuntu 22.04/24.04, Debian 12), and the /proc/net/tcp fallback.
+# sockets (Linux < 6.10: Ubuntu 22.04/24.04, Debian 12), and the /proc/net/tcp fallback; the two
+# side by side, one core each.
 guard_suite=(tests/unit/test_guard_cli.py tests/unit/test_guard_hostile.py tests/unit/test_status.py
              tests/unit/test_port_guard_module.py tests/unit/test_identity_property.py)
-step "guard suite, kernel < 6.10 tables" env OPENCLAW_VLLM_GUARD_TABLES=legacy pytest -q "${guard_suite[@]}"
-step "guard suite, /proc/net fallback" env OPENCLAW_VLLM_GUARD_TABLES=proc pytest -q "${guard_suite[@]}"
-# The CUDA build's locks against the registry, from its metadata only (no wheel; `make cuda-check`
-# is the real build): each lock is the one index.json names and every locked file is still served.
-step "CUDA locks (registry metadata)" python scripts/lock-venv.py --check
+step_start "guard suite, kernel < 6.10 tables" env OPENCLAW_VLLM_GUARD_TABLES=legacy pytest -q -p no:cacheprovider "${guard_suite[@]}"
+step "guard suite, /proc/net fallback" env OPENCLAW_VLLM_GUARD_TABLES=proc pytest -q -p no:cacheprovider "${guard_suite[@]}"
+step_join "guard suite, kernel < 6.10 tables"
+step_join "CUDA locks (registry metadata)"
 step "collection build" bash scripts/build-collection.sh
 # Publishing: ansible-test sanity on the oldest and newest ansible-core that meta/runtime.yml
-# claims (`bash scripts/sanity.sh` runs all five), then antsibull-docs lint, antsibull-changelog,
+# claims (`bash scripts/sanity.sh` runs all five; each version has its own venv, HOME and copy of
+# the collection, so the two run side by side), then antsibull-docs lint, antsibull-changelog,
 # galaxy-importer on the tarball, `pip install .` in a fresh venv and ansible-builder (execution
 # environment); then the docs site.
-step "ansible-test sanity (ansible-core 2.16, 2.20)" bash scripts/sanity.sh 2.16 2.20
+step_start "ansible-test sanity, ansible-core 2.20" bash scripts/sanity.sh 2.20
+step "ansible-test sanity, ansible-core 2.16" bash scripts/sanity.sh 2.16
+step_join "ansible-test sanity, ansible-core 2.20"
 # The unit tests that run Ansible (modules, status.yml, filters; `make unit-matrix`) on the same two
 # ansible-core versions, in sanity's venvs; the steps above ran them on the project venv's 2.19.
-step "unit tests, ansible-core 2.16 and 2.20" bash scripts/unit-matrix.sh 2.16 2.20
+step_start "unit tests, ansible-core 2.20" bash scripts/unit-matrix.sh 2.20
+step "unit tests, ansible-core 2.16" bash scripts/unit-matrix.sh 2.16
+step_join "unit tests, ansible-core 2.20"
 step "publishing checks" bash scripts/publish-checks.sh
 step "docs site (antsibull-docs + Sphinx, -W)" bash scripts/docs.sh
+step_join "vLLM CPU wheelhouse"
 step "test host image" bash scripts/testhost-image.sh
 step "test host image (Debian 13)" env SUITE=trixie bash scripts/testhost-image.sh
-step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
 step "tiny AWQ model" python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
 # The fleet scenario's second model version (other weights) and host 2's faulty copy of it
 # (config.json's intermediate_size disagrees with the tensors: the AWQ checks pass, vLLM cannot

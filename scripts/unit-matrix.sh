@@ -19,7 +19,8 @@ cd "$(dirname "$0")/.."
 versions=("$@")
 [[ ${#versions[@]} -gt 0 ]] || versions=(2.16 2.20)
 
-extra=$PWD/.cache/unit-matrix/collections
+# One per version list: scripts/test.sh runs 2.16 and 2.20 side by side.
+extra=$PWD/.cache/unit-matrix/collections-$(IFS=-; echo "${versions[*]}")
 for name in ansible.posix containers.podman; do
   ns=${name%%.*} coll=${name#*.}
   from=$(.venv/bin/python -c "import ansible_collections.$name as c; print(list(c.__path__)[0])")

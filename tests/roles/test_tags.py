@@ -20,18 +20,32 @@ pytestmark = [
 ROLES = ROOT / "collections/ansible_collections/openclaw/vllm/roles"
 
 
+PHASES = ("preflight", "install", "configure", "run")
+
+
 def documented_tags(role):
-    """The tags of the role's phases, as its tasks/main.yml declares them."""
+    """The tags of the role's phases, as its phase files declare them (each on its one block)."""
     tags = set()
-    for entry in yaml.safe_load((ROLES / role / "tasks/main.yml").read_text()):
-        tags.update(entry.get("tags", []))
+    for phase in PHASES:
+        for entry in yaml.safe_load((ROLES / role / "tasks" / (phase + ".yml")).read_text()):
+            tags.update(entry.get("tags", []))
     return sorted(tags)
+
+
+def test_only_the_phase_files_name_the_phase_tags():
+    """One place for each list: the entry points (main, stage, switch) import the phases as they are."""
+    for role in ("vllm_venv", "awq_model", "vllm_service"):
+        for entry_point in ("main", "stage", "switch"):
+            path = ROLES / role / "tasks" / (entry_point + ".yml")
+            if path.exists():
+                tagged = [e for e in yaml.safe_load(path.read_text()) if set(e.get("tags", [])) - {"always"}]
+                assert not tagged, (path, tagged)
 
 
 def test_every_role_documents_its_phase_tags():
     for role in ("vllm_venv", "awq_model", "vllm_service"):
         tags = documented_tags(role)
-        for phase in ("preflight", "install", "configure", "run"):
+        for phase in PHASES:
             assert role + "_" + phase in tags and phase in tags, (role, tags)
         assert role in tags
 
