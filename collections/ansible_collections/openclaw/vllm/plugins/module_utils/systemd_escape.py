@@ -46,3 +46,51 @@ def systemd_quote(value, context="exec"):
 def systemd_command(argv):
     """A whole command line: each argument quoted as needed, joined by spaces."""
     return " ".join(systemd_quote(arg) for arg in argv)
+
+
+_C_UNESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r", "s": " "}
+
+
+def systemd_split(line):
+    """The words of a command line as systemd reads them: the inverse of systemd_command (quotes,
+    C escapes, ``%%`` and ``$$``). Raises ValueError on an unterminated quote or escape."""
+    words, word, quote, index, started = [], [], None, 0, False
+    while index < len(line):
+        char = line[index]
+        if char == "\\":
+            if index + 1 >= len(line):
+                raise ValueError("a command line ends in a lone backslash")
+            nxt = line[index + 1]
+            if nxt == "x":
+                try:
+                    word.append(chr(int(line[index + 2:index + 4], 16)))
+                except ValueError:
+                    raise ValueError("a command line has a bad \\x escape: %r" % line[index:index + 4])
+                index += 4
+            else:
+                word.append(_C_UNESCAPES.get(nxt, nxt))
+                index += 2
+            started = True
+            continue
+        if quote:
+            if char == quote:
+                quote = None
+            else:
+                word.append(char)
+        elif char in "\"'":
+            quote, started = char, True
+        elif char in " \t":
+            if started:
+                words.append("".join(word))
+                word, started = [], False
+        else:
+            word.append(char)
+            started = True
+        if char in "%$" and line[index + 1:index + 2] == char:
+            index += 1  # %% and $$ stand for one
+        index += 1
+    if quote:
+        raise ValueError("a command line has an unterminated %s quote" % quote)
+    if started:
+        words.append("".join(word))
+    return words
