@@ -28,10 +28,15 @@ def specs(role):
 def exported(role):
     """The facts a role publishes (set_fact in its tasks): awq_model_path, vllm_venv_path, ..."""
     names = set()
-    for path in (COLLECTION / "roles" / role / "tasks").glob("*.yml"):
-        tasks = load(path)
+
+    def walk(tasks):
         for task in tasks if isinstance(tasks, list) else []:
             names.update((task.get("ansible.builtin.set_fact") or {}).keys())
+            for section in ("block", "rescue", "always"):
+                walk(task.get(section))
+
+    for path in (COLLECTION / "roles" / role / "tasks").glob("*.yml"):
+        walk(load(path))
     return {name for name in names if name.startswith(role + "_")}
 
 

@@ -15,11 +15,12 @@ description:
     replaced, kept outside the unit directory. Its C(ExecStart=) names the build and the model
     version it served, so it alone says what a rollback returns to.
   - O(state=read) reports what the point served, read with systemd's own quoting rules (never a
-    regular expression over the line). O(state=kept) makes O(replaced) the point after a switch;
-    the point it replaces waits beside it (C(.older)) until the next switch.
-    O(state=swapped) is a rollback: the point becomes O(unit) and the unit becomes the point.
-    O(state=restored) puts the C(.older) point back (or removes the point where there was none).
-  - Every change is a rename (a copy beside the target across filesystems): a run killed at any
+    regular expression over the line).
+  - O(state=kept) makes O(replaced) the point after a switch; the point it replaces waits beside it
+    (C(.older)) until the next switch.
+  - O(state=swapped) is a rollback, the point becomes O(unit) and the unit becomes the point.
+  - O(state=restored) puts the C(.older) point back (or removes the point where there was none).
+  - Every change is a rename (a copy beside the target across filesystems), so a run killed at any
     moment leaves the unit and the point whole.
 author:
   - openclaw.vllm contributors (@openclaw)
