@@ -40,8 +40,8 @@ def served(point):
         raise PointError("cannot read the rollback point %s: %s" % (point, exc.strerror or exc))
     venv = model = ""
     for line in lines:
-        key, _, value = line.strip().partition("=")
-        if key.strip() != "ExecStart":
+        key, equals, value = line.strip().partition("=")
+        if key.strip() != "ExecStart" or not equals:
             continue
         try:
             words = systemd_split(value.strip().lstrip("-@:+!"))

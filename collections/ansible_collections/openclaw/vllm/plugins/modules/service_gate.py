@@ -126,7 +126,7 @@ def main():
             complete=dict(type="bool", default=True),
             model=dict(type="str"),
             prompt=dict(type="str", default="Hello"),
-            max_tokens=dict(type="int", default=8),
+            max_tokens=dict(type="int", default=8, no_log=False),
             url=dict(type="str", default="http://127.0.0.1:8001"),
         ),
         required_if=[("complete", True, ["model"])],
