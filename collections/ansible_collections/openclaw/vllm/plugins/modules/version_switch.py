@@ -16,7 +16,7 @@ description:
     C(openclaw.vllm.version_layout)).
   - The link that serves is switched to O(version) as M(openclaw.vllm.version_link) does it (the
     version in use becomes C(previous); a new link is renamed over the old one, so there is never a
-    moment without it). Then old versions are pruned as M(openclaw.vllm.prune_versions) does it: only
+    moment without it). Then old versions are pruned as M(openclaw.vllm.prune_versions) does it, only
     directories named C(<one of names>-<12 hex>), never one a link under O(root) points to, never
     O(version), keeping O(keep) in all.
   - O(version) must be a directory in the install's versions directory; anything else is an error
