@@ -51,7 +51,7 @@ def quote(text, limit=CMD_LOG_LIMIT):
 def format_event(event, **fields):
     parts = [event]
     for key, value in fields.items():
-        if key in ("cmd", "reason"):
+        if key in ("cmd", "reason", "unit"):
             value = quote(str(value))
         elif value is None:
             value = "-"

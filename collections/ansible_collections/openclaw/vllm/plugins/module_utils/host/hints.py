@@ -17,6 +17,8 @@ def _known(value):
     return "?" if value is None else value
 
 
+SIBLING_HINT = ("HINT: vLLM blocked \u2014 port {port} held by the running unit {sibling} (pid={pid}, cmd={cmd}). "
+                "Stop that unit or give one of them another port, then restart {unit}.")
 GPU_HINT = ("HINT: vLLM blocked \u2014 GPU {gpu} has {free} MiB free, needs {need} MiB; held by pid={pid} cmd={cmd} "
             "({mib} MiB). Stop it, then restart {unit}.")
 
@@ -51,4 +53,6 @@ def hint_for(facts, unit, holders):
     # A socket whose process cannot be read: the reason says what could not be read and why.
     pid = holder.pid if holder.pid is not None else "?"
     cmd = holder.cmd or "(%s)" % holder.reason
+    if getattr(holder, "unit", None):
+        return SIBLING_HINT.format(port=facts["port"], sibling=quote(holder.unit), pid=pid, cmd=quote(cmd), unit=unit)
     return HINT.format(port=facts["port"], pid=pid, cmd=quote(cmd), unit=unit)

@@ -7,6 +7,7 @@ and vLLM engines whose API server is gone (orphans). psutil is loaded only when 
 import os
 
 from .argv import clean_text, format_cmd, identity_names
+from .cgroups import service_of, sibling_service
 from .patterns import DEFAULT_PATTERNS, matching_pattern
 from .processes import _protected_pids, process_facts, socket_owners
 
@@ -14,9 +15,9 @@ from .processes import _protected_pids, process_facts, socket_owners
 class Holder(object):
     """A process (or an invisible owner) holding a socket that blocks the port."""
 
-    __slots__ = ("pid", "uid", "argv", "comm", "kind", "reason", "addresses", "inodes", "process")
+    __slots__ = ("pid", "uid", "argv", "comm", "kind", "reason", "addresses", "inodes", "process", "unit")
 
-    def __init__(self, pid, uid, argv, kind, reason, addresses, process=None, comm="", inodes=()):
+    def __init__(self, pid, uid, argv, kind, reason, addresses, process=None, comm="", inodes=(), unit=None):
         self.pid = pid
         self.uid = uid
         self.argv = argv
@@ -26,6 +27,7 @@ class Holder(object):
         self.addresses = addresses
         self.inodes = set(inodes)  # the blocking sockets it holds
         self.process = process  # psutil.Process, kept for PID-reuse protection
+        self.unit = unit  # the running service (not the guard's) it belongs to: a sibling, never a stray
 
     @property
     def cmd(self):
@@ -40,26 +42,32 @@ class Holder(object):
             "kind": self.kind,
             "reason": clean_text(self.reason),
             "addresses": list(self.addresses),
+            "unit": clean_text(self.unit) if self.unit else None,
         }
 
 
-def _classify(process, patterns, my_uid, protected):
-    """(kind, reason, uid, argv, comm) for a visible process."""
+def _classify(process, patterns, my_uid, protected, own_service=None):
+    """(kind, reason, uid, argv, comm, unit) for a visible process; unit: the running service
+    (not the guard's own) that it belongs to, which makes it a sibling whatever its argv says."""
     try:
         uid, argv, comm = process_facts(process.pid)
     except (OSError, IndexError, ValueError) as exc:
         return "unknown", "cannot inspect it (%s)" % (getattr(exc, "strerror", None) or type(exc).__name__), \
-            None, [], ""
+            None, [], "", None
     if process.pid in protected:
-        return "unknown", "is pid 1, the guard itself or one of its ancestors", uid, argv, comm
+        return "unknown", "is pid 1, the guard itself or one of its ancestors", uid, argv, comm, None
     if uid != my_uid:
-        return "unknown", "runs as uid %d, not ours (uid %d)" % (uid, my_uid), uid, argv, comm
+        return "unknown", "runs as uid %d, not ours (uid %d)" % (uid, my_uid), uid, argv, comm, None
     names = identity_names(argv, comm)
     pattern = matching_pattern(names, patterns)
     if pattern is None:
         shown = ", ".join(repr(clean_text(n)[:100]) for n in names) or "(none)"
-        return "unknown", "identity %s matches no pattern" % shown, uid, argv, comm
-    return "vllm_like", "identity matches %r" % pattern, uid, argv, comm
+        return "unknown", "identity %s matches no pattern" % shown, uid, argv, comm, None
+    sibling = sibling_service(process.pid, own_service)
+    if sibling:
+        return "unknown", "runs in %s, a running unit that is not this guard's: its process, never a stray" % (
+            clean_text(sibling)), uid, argv, comm, sibling
+    return "vllm_like", "identity matches %r" % pattern, uid, argv, comm, None
 
 
 class _Pid(object):
@@ -70,7 +78,7 @@ class _Pid(object):
 def classify_pid(pid, patterns=DEFAULT_PATTERNS):
     """(kind, reason) of ``pid`` by the guard's rules ("vllm_like": ours; "unknown" otherwise),
     for processes found by other means than a socket (GPU memory holders)."""
-    kind, reason = _classify(_Pid(pid), patterns, os.getuid(), _protected_pids())[:2]
+    kind, reason = _classify(_Pid(pid), patterns, os.getuid(), _protected_pids(), service_of(os.getpid()))[:2]
     return kind, reason
 
 
@@ -114,6 +122,7 @@ def identify(sockets, patterns=DEFAULT_PATTERNS):
 
     my_uid = os.getuid()
     protected = _protected_pids()
+    own_service = service_of(os.getpid())
     owners, unreadable = socket_owners(sock.inode for sock in sockets)
     holders = {}
     invisible = []
@@ -131,8 +140,8 @@ def identify(sockets, patterns=DEFAULT_PATTERNS):
                 process = psutil.Process(pid)
             except psutil.NoSuchProcess:
                 continue  # exited on its own since the scan: normal
-            kind, reason, uid, argv, comm = _classify(process, patterns, my_uid, protected)
-            holders[pid] = Holder(pid, uid, argv, kind, reason, [sock.address], process, comm, [sock.inode])
+            kind, reason, uid, argv, comm, unit = _classify(process, patterns, my_uid, protected, own_service)
+            holders[pid] = Holder(pid, uid, argv, kind, reason, [sock.address], process, comm, [sock.inode], unit)
     _adopt_children(holders, my_uid, protected)
     return sorted(holders.values(), key=lambda h: h.pid) + invisible
 
@@ -145,7 +154,7 @@ def _adopt_children(holders, my_uid, protected):
 
     vllm_like = {pid: h for pid, h in holders.items() if h.kind == "vllm_like"}
     for holder in holders.values():
-        if holder.kind != "unknown" or holder.uid != my_uid or holder.pid in protected:
+        if holder.kind != "unknown" or holder.uid != my_uid or holder.pid in protected or holder.unit:
             continue
         try:
             ancestors = [parent.pid for parent in holder.process.parents()]

@@ -46,9 +46,11 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engines=None):
         return []
     import psutil
 
-    from .identity import Holder  # only when a candidate matched: off the free-port path
+    from .cgroups import service_of, sibling_service  # only when a candidate matched: off the free-port path
+    from .identity import Holder
 
     protected = _protected_pids()
+    own_service = service_of(os.getpid())
     orphans = []
     for pid in candidates:
         try:
@@ -56,6 +58,8 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engines=None):
             uid, argv, comm = process_facts(pid)
             if pid in protected or uid != my_uid:
                 continue
+            if sibling_service(pid, own_service):
+                continue  # a running unit's engine, whatever its parent: never a stray
             if not matching_pattern(identity_names(argv, comm), engines):
                 continue
             # Its lane is alive when some ancestor is an API server: ours, and not an engine.

@@ -9,6 +9,9 @@ from .units import in_unit
 
 def describe_holder(holder):
     """``unknown process pid=N uid=U cmd="..."``: a holder as the reasons name it."""
+    if getattr(holder, "unit", None):
+        return "a process of the running unit %s pid=%s uid=%s cmd=%s" % (
+            quote(holder.unit), holder.pid, "?" if holder.uid is None else holder.uid, quote(holder.cmd))
     return "%s process pid=%s uid=%s cmd=%s" % (
         "an unknown" if holder.kind != "vllm_like" else "a vllm-like", "?" if holder.pid is None else holder.pid,
         "?" if holder.uid is None else holder.uid, quote(holder.cmd or "(%s)" % holder.reason))

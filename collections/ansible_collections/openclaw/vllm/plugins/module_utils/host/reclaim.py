@@ -152,6 +152,9 @@ def _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, stat
             if holder.process is None:  # not a process we could read: say what and why
                 log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, uid=holder.uid,
                     cmd=holder.cmd, reason=holder.reason)
+            elif holder.unit:  # a running unit's process (a sibling): named, never killed
+                log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, cmd=holder.cmd,
+                    unit=holder.unit)
             else:
                 log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, cmd=holder.cmd)
         return outcome("VLLM_PORT_HELD_UNKNOWN", EXIT_REFUSED)

@@ -6,6 +6,7 @@ the MainPID's process tree)."""
 
 import subprocess
 
+from .cgroups import cgroup_paths
 from .processes import _read_stat
 
 
@@ -36,16 +37,6 @@ def unit_state(unit, shown=None):
     return state
 
 
-def _cgroups(pid):
-    """The cgroup paths of ``pid`` (every hierarchy: v2's and v1's name=systemd), or []."""
-    try:
-        with open("/proc/%d/cgroup" % int(pid), "rb") as handle:
-            data = handle.read(64 * 1024).decode("utf-8", "replace")
-    except (OSError, ValueError, TypeError):
-        return []
-    return [line.split(":", 2)[2] for line in data.splitlines() if line.count(":") >= 2]
-
-
 def _descends_from(pid, ancestor):
     """True when ``pid`` is ``ancestor`` or one of its descendants (from /proc, no signals)."""
     seen = 0
@@ -65,6 +56,6 @@ def in_unit(pid, main_pid, control_group):
     if pid is None:
         return False
     if control_group and any(path == control_group or path.startswith(control_group.rstrip("/") + "/")
-                             for path in _cgroups(pid)):
+                             for path in cgroup_paths(pid)):
         return True
     return main_pid > 0 and _descends_from(pid, main_pid)
