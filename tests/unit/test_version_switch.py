@@ -68,3 +68,12 @@ def test_the_module_in_check_mode_then_for_real(tmp_path):
     assert os.readlink(tmp_path / "current") == new
     refused = run_module("version_switch", dict(args, kind="model"))
     assert refused.get("failed") and "name" in refused["msg"]
+
+
+@pytest.mark.parametrize("names, keep", [([""], 1), (["vllm-cpu"], 0)])
+def test_settings_that_cannot_prune_change_nothing(tmp_path, names, keep):
+    old, new = builds(tmp_path, "a" * 12, "b" * 12)
+    os.symlink(old, tmp_path / "current")
+    with pytest.raises(ValueError):
+        switch_and_prune("venv", str(tmp_path), new, keep, names)
+    assert os.readlink(tmp_path / "current") == old

@@ -11,12 +11,13 @@ import os
 
 from .version_layout import LayoutError, layout
 from .version_link import switch
-from .versions import prune
+from .versions import check_settings, prune
 
 
 def switch_and_prune(kind, root, version, keep, names, name=None, check_mode=False):
     """Returns {link, previous, version, switched, kept_previous, removed, kept, in_use, warning}."""
     paths = layout(kind, root, name)
+    check_settings(names, keep)  # before the switch: a run that cannot prune changes nothing
     wanted = os.path.realpath(version)
     if os.path.dirname(wanted) != os.path.realpath(paths["versions"]):
         raise LayoutError("version %s is not a version directory of %s (expected it in %s)"

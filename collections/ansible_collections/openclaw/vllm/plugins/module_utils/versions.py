@@ -80,6 +80,14 @@ def link_targets(link_roots, skip):
     return targets
 
 
+def check_settings(names, keep):
+    """Raise ValueError for settings no pruning can follow (before anything is changed)."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1, got %r" % keep)
+    if not names or not all(names):
+        raise ValueError("names must list at least one non-empty version name, got %r" % (names,))
+
+
 def plan(path, names, keep, link_roots, protect=()):
     """Decide, changing nothing. Returns (remove, kept, in_use, warning): lists of absolute paths
     and None, or, where what is linked cannot all be found out, nothing to remove, every candidate
@@ -88,8 +96,7 @@ def plan(path, names, keep, link_roots, protect=()):
     ``in_use`` are the candidates a link points to, plus ``protect``; they are always kept and
     count towards ``keep``. The newest (by mtime) other candidates fill what is left of ``keep``.
     """
-    if keep < 1:
-        raise ValueError("keep must be at least 1, got %r" % keep)
+    check_settings(names, keep)
     path = os.path.realpath(path)
     if not os.path.isdir(path):
         return [], [], [], None

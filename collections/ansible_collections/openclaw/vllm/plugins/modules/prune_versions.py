@@ -101,8 +101,6 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if not params["names"] or not all(params["names"]):
-        module.fail_json(msg="names must list at least one non-empty version name, got %r" % params["names"])
     try:
         removed, kept, in_use, warning = prune(params["path"], params["names"], params["keep"],
                                                params["link_roots"], params["protect"], module.check_mode)

@@ -118,8 +118,6 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if not params["names"] or not all(params["names"]):
-        module.fail_json(msg="names must list at least one non-empty version name, got %r" % params["names"])
     try:
         result = switch_and_prune(params["kind"], params["root"], params["version"], params["keep"],
                                   params["names"], params["name"], module.check_mode)
