@@ -9,7 +9,10 @@ import pytest
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.cgroups import service_of
 from helpers.cgroups import cgroup, move, needs_cgroups
+import json
+
 from helpers.paths import GUARD, STATUS
+from helpers.ansible_runs import run_module
 from helpers.procs import free_port, run_guard, wait_gone
 
 pytestmark = needs_cgroups
@@ -90,3 +93,43 @@ def test_an_engine_without_its_server_inside_a_running_unit_is_not_an_orphan(spa
     result = run_guard(port)  # out of the unit again: an orphan like any other
     assert 'VLLM_ORPHAN_RECLAIM pid=%d ' % engine in result.stderr
     assert wait_gone(engine)
+
+
+def test_the_unit_the_port_belongs_to_is_ours_from_a_shell_too(spawn, tmp_path):
+    """status (and the guard) run from a login shell or over ssh are in no unit: the service named
+    by --unit / service.conf's unit= is theirs to judge by identity, not a sibling."""
+    port = free_port()
+    server = spawn("vllm", "--port", port, shell_exec_a=True)
+    with cgroup(*USER_MANAGER, "app.slice", "openclaw-vllm-a.service") as path:
+        move(server.pid, path)
+        ours = subprocess.run([STATUS, "status", "--json", "--port", str(port), "--unit", "openclaw-vllm-a.service"],
+                              capture_output=True, text=True, timeout=60)
+        holders = json.loads(ours.stdout)["probe"]["holders"]
+        assert [(h["pid"], h["kind"], h["unit"]) for h in holders] == [(server.pid, "vllm_like", None)]
+        other = subprocess.run([STATUS, "status", "--json", "--port", str(port), "--unit", "openclaw-vllm-b.service"],
+                               capture_output=True, text=True, timeout=60)
+        holders = json.loads(other.stdout)["probe"]["holders"]
+        assert [(h["pid"], h["kind"], h["unit"]) for h in holders] == [(server.pid, "unknown", "openclaw-vllm-a.service")]
+
+        config = tmp_path / "service.conf"
+        config.write_text("port=%d\nunit=openclaw-vllm-a.service\n" % port)
+        probed = subprocess.run([GUARD, "--probe-only", "--config", str(config)], capture_output=True, text=True,
+                                timeout=60)
+        assert probed.returncode == 0, probed.stderr
+        assert probed.stderr.startswith("VLLM_PORT_HELD_VLLM port=%d pid=%d " % (port, server.pid))
+        assert server.alive()
+
+
+@pytest.mark.ansible
+def test_the_module_judges_the_units_process_by_identity_and_any_other_as_unknown(spawn):
+    port = free_port()
+    server = spawn("vllm", "--port", port, shell_exec_a=True)
+    with cgroup(*USER_MANAGER, "app.slice", "openclaw-vllm-a.service") as path:
+        move(server.pid, path)
+        ours = run_module("port_guard", {"port": port, "state": "probed", "unit": "openclaw-vllm-a.service"})
+        assert [(h["pid"], h["kind"]) for h in ours["holders"]] == [(server.pid, "vllm_like")]
+        theirs = run_module("port_guard", {"port": port, "state": "free"})
+        assert theirs.get("failed"), theirs
+        assert [(h["pid"], h["kind"], h["unit"]) for h in theirs["holders"]] == [
+            (server.pid, "unknown", "openclaw-vllm-a.service")]
+        assert server.alive()

@@ -15,7 +15,9 @@ description:
     vLLM's C(bind(host, port)) fail, and identifies the process behind each.
   - A holder is C(vllm_like) only when it runs as the same user as the module and its
     identity (argv[0]'s basename, the program an interpreter runs, or a process title
-    such as C(VLLM::EngineCore)) matches O(patterns). Everything else is C(unknown).
+    such as C(VLLM::EngineCore)) matches O(patterns), and it does not run inside a systemd
+    service other than O(unit) (a running service's process is that service's, never a stray).
+    Everything else is C(unknown).
   - With O(state=free), vllm_like holders are killed with their descendants (SIGTERM,
     then SIGKILL after O(grace) seconds) and orphaned vLLM engine processes of the same
     user are reaped. Any unknown holder makes the module fail and nothing is killed.
@@ -55,6 +57,13 @@ options:
         C(my-vllm-proxy) of that user; prefer exact names.
     type: list
     elements: str
+  unit:
+    description:
+      - The systemd service the port belongs to (for example C(openclaw-vllm.service)); its processes are
+        judged by their identity. A process inside any other running service is C(unknown) and named by
+        its unit. Omitted, only the service the module itself runs in (if any) counts as its own.
+    type: str
+    version_added: "1.1.0"
   grace:
     description: Seconds between SIGTERM and SIGKILL, 0 to 3600.
     type: float
@@ -123,6 +132,7 @@ holders:
     kind: {description: vllm_like or unknown., type: str}
     reason: {description: Why it got that kind., type: str}
     addresses: {description: The blocking socket addresses., type: list, elements: str}
+    unit: {description: The running service (not O(unit)) the process belongs to; null outside one., type: str}
   sample: [{"pid": 4242, "uid": 1000, "cmd": "vllm-stray -m http.server 8001", "kind": "vllm_like",
             "reason": "identity matches 'vllm-*'", "addresses": ["0.0.0.0:8001"], "argv": ["vllm-stray"]}]
 reclaimed:
@@ -159,6 +169,7 @@ def main():
             host=dict(type="str"),
             state=dict(type="str", default="free", choices=["free", "probed"]),
             patterns=dict(type="list", elements="str"),
+            unit=dict(type="str"),
             grace=dict(type="float", default=DEFAULT_GRACE),
             timeout=dict(type="float", default=DEFAULT_TIMEOUT),
         ),
@@ -171,7 +182,7 @@ def main():
         outcome = run_guard(
             params["port"], params["host"], params["patterns"], params["grace"], params["timeout"],
             probe_only=params["state"] == "probed", dry_run=module.check_mode,
-            log=EventLog(stderr=False),
+            log=EventLog(stderr=False), unit=params["unit"],
         )
     except UsageError as exc:
         module.fail_json(msg=str(exc))

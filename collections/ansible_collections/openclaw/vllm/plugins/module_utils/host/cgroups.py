@@ -9,7 +9,7 @@ says: the guard never takes a running unit's process for a stray."""
 def cgroup_paths(pid):
     """The cgroup paths of ``pid`` (every hierarchy: v2's and v1's name=systemd), or []."""
     try:
-        with open("/proc/%d/cgroup" % int(pid), "rb") as handle:
+        with open("/proc/%s/cgroup" % ("self" if pid == "self" else int(pid)), "rb") as handle:
             data = handle.read(64 * 1024).decode("utf-8", "replace")
     except (OSError, ValueError, TypeError):
         return []
@@ -27,8 +27,14 @@ def service_of(pid):
     return None
 
 
-def sibling_service(pid, own_service):
-    """The service ``pid`` runs in when that is not ``own_service`` (the guard's own unit, None
-    where the guard runs outside one), else None."""
+def own_services(unit=None):
+    """The services whose processes are this guard's to judge by identity: the one it runs in
+    (ExecStartPre runs in the unit's cgroup) and the unit it serves (``unit=`` in service.conf),
+    for a guard or status run from a shell."""
+    return frozenset(name for name in (service_of("self"), unit) if name)
+
+
+def sibling_service(pid, own):
+    """The service ``pid`` runs in when that is not one of ``own`` (own_services()), else None."""
     service = service_of(pid)
-    return service if service and service != own_service else None
+    return service if service and service not in own else None

@@ -66,6 +66,7 @@ def parse_guard_args(argv):
     if options["host"] is None:
         options["host"] = config.get("host")
     options["patterns"] = check_patterns(options["patterns"] or config.get("patterns"))
+    options["unit"] = config.get("unit")
     return options
 
 
@@ -87,7 +88,7 @@ def main(argv=None):
             _say(sys.stdout, GUARD_USAGE + "\n")
             return EXIT_OK
         result = run_guard(options["port"], options["host"], options["patterns"], options["grace"],
-                           options["timeout"], probe_only=options["probe_only"])
+                           options["timeout"], probe_only=options["probe_only"], unit=options["unit"])
     except UsageError as exc:
         _say(sys.stderr, "openclaw-vllm-guard: %s\n%s\n" % (exc, GUARD_USAGE))
         return EXIT_USAGE

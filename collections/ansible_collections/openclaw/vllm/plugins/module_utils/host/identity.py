@@ -7,7 +7,7 @@ and vLLM engines whose API server is gone (orphans). psutil is loaded only when 
 import os
 
 from .argv import clean_text, format_cmd, identity_names
-from .cgroups import service_of, sibling_service
+from .cgroups import own_services, sibling_service
 from .patterns import DEFAULT_PATTERNS, matching_pattern
 from .processes import _protected_pids, process_facts, socket_owners
 
@@ -46,9 +46,10 @@ class Holder(object):
         }
 
 
-def _classify(process, patterns, my_uid, protected, own_service=None):
+def _classify(process, patterns, my_uid, protected, own=None):
     """(kind, reason, uid, argv, comm, unit) for a visible process; unit: the running service
-    (not the guard's own) that it belongs to, which makes it a sibling whatever its argv says."""
+    (none of ``own``) that it belongs to, which makes it a sibling whatever its argv says.
+    ``own`` None: no sibling rule (GPU memory of a sibling lane is expected, not a conflict)."""
     try:
         uid, argv, comm = process_facts(process.pid)
     except (OSError, IndexError, ValueError) as exc:
@@ -63,7 +64,7 @@ def _classify(process, patterns, my_uid, protected, own_service=None):
     if pattern is None:
         shown = ", ".join(repr(clean_text(n)[:100]) for n in names) or "(none)"
         return "unknown", "identity %s matches no pattern" % shown, uid, argv, comm, None
-    sibling = sibling_service(process.pid, own_service)
+    sibling = sibling_service(process.pid, own) if own is not None else None
     if sibling:
         return "unknown", "runs in %s, a running unit that is not this guard's: its process, never a stray" % (
             clean_text(sibling)), uid, argv, comm, sibling
@@ -78,7 +79,7 @@ class _Pid(object):
 def classify_pid(pid, patterns=DEFAULT_PATTERNS):
     """(kind, reason) of ``pid`` by the guard's rules ("vllm_like": ours; "unknown" otherwise),
     for processes found by other means than a socket (GPU memory holders)."""
-    kind, reason = _classify(_Pid(pid), patterns, os.getuid(), _protected_pids(), service_of(os.getpid()))[:2]
+    kind, reason = _classify(_Pid(pid), patterns, os.getuid(), _protected_pids())[:2]
     return kind, reason
 
 
@@ -116,13 +117,14 @@ def _unreadable_holder(sock, unreadable, my_uid):
     return Holder(None, sock.uid, [], "unknown", reason, [sock.address], inodes=[sock.inode])
 
 
-def identify(sockets, patterns=DEFAULT_PATTERNS):
-    """Turn blocking sockets into holders, one per process, each with a kind and a reason."""
+def identify(sockets, patterns=DEFAULT_PATTERNS, unit=None):
+    """Turn blocking sockets into holders, one per process, each with a kind and a reason.
+    ``unit``: the service the port belongs to (its processes are judged by identity)."""
     import psutil
 
     my_uid = os.getuid()
     protected = _protected_pids()
-    own_service = service_of(os.getpid())
+    own = own_services(unit)
     owners, unreadable = socket_owners(sock.inode for sock in sockets)
     holders = {}
     invisible = []
@@ -140,7 +142,7 @@ def identify(sockets, patterns=DEFAULT_PATTERNS):
                 process = psutil.Process(pid)
             except psutil.NoSuchProcess:
                 continue  # exited on its own since the scan: normal
-            kind, reason, uid, argv, comm, unit = _classify(process, patterns, my_uid, protected, own_service)
+            kind, reason, uid, argv, comm, unit = _classify(process, patterns, my_uid, protected, own)
             holders[pid] = Holder(pid, uid, argv, kind, reason, [sock.address], process, comm, [sock.inode], unit)
     _adopt_children(holders, my_uid, protected)
     return sorted(holders.values(), key=lambda h: h.pid) + invisible

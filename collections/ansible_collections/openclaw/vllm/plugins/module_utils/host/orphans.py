@@ -28,7 +28,7 @@ def _orphan_candidate_pids():
     return sorted(candidates)
 
 
-def find_orphans(patterns=DEFAULT_PATTERNS, engines=None):
+def find_orphans(patterns=DEFAULT_PATTERNS, engines=None, unit=None):
     """Engine processes of ours whose API server is gone. An engine with a live server stays.
 
     The scan reads only /proc/<pid>/stat of the candidates (comm is the process title
@@ -46,11 +46,11 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engines=None):
         return []
     import psutil
 
-    from .cgroups import service_of, sibling_service  # only when a candidate matched: off the free-port path
+    from .cgroups import own_services, sibling_service  # only when a candidate matched: off the free-port path
     from .identity import Holder
 
     protected = _protected_pids()
-    own_service = service_of(os.getpid())
+    own = own_services(unit)
     orphans = []
     for pid in candidates:
         try:
@@ -58,7 +58,7 @@ def find_orphans(patterns=DEFAULT_PATTERNS, engines=None):
             uid, argv, comm = process_facts(pid)
             if pid in protected or uid != my_uid:
                 continue
-            if sibling_service(pid, own_service):
+            if sibling_service(pid, own):
                 continue  # a running unit's engine, whatever its parent: never a stray
             if not matching_pattern(identity_names(argv, comm), engines):
                 continue

@@ -42,7 +42,7 @@ def port_is_bindable(port, hosts):
     return not blocking_sockets(port, hosts) and bind_test(hosts, port, reuse_addr=True) == 0
 
 
-def probe(port, host=None, patterns=DEFAULT_PATTERNS):
+def probe(port, host=None, patterns=DEFAULT_PATTERNS, unit=None):
     """Find and identify everything that would make vLLM's ``bind(host, port)`` fail.
 
     Fails closed: anything unexpected while reading the tables or the processes becomes
@@ -52,14 +52,14 @@ def probe(port, host=None, patterns=DEFAULT_PATTERNS):
     port = check_port(port)
     hosts = parse_host(host)
     try:
-        return _probe(port, host, hosts, patterns)
+        return _probe(port, host, hosts, patterns, unit)
     except UsageError:
         raise
     except Exception as exc:  # pylint: disable=broad-except  # fail closed, never open
         return Report(port, hosts, error="probe error: %s: %s" % (type(exc).__name__, exc))
 
 
-def _probe(port, host, hosts, patterns):
+def _probe(port, host, hosts, patterns, unit=None):
     # The free port, every start's path, costs two cheap questions: no overlapping listener, and
     # a plain bind succeeds (it fails on any overlapping socket, bound-only ones included). Only
     # otherwise are the bound sockets listed, to name who holds the port.
@@ -86,4 +86,4 @@ def _probe(port, host, hosts, patterns):
             return Report(port, hosts, error="bind test failed: %s" % os.strerror(code))
     from .identity import identify  # only when something holds the port
 
-    return Report(port, hosts, identify(sockets, patterns))
+    return Report(port, hosts, identify(sockets, patterns, unit))

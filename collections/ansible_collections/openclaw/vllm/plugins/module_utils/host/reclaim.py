@@ -113,11 +113,12 @@ def _still_running(proc, psutil):
 
 
 def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, timeout=DEFAULT_TIMEOUT,
-              probe_only=False, dry_run=False, log=None):
+              probe_only=False, dry_run=False, log=None, unit=None):
     """Probe, decide and (unless ``probe_only``/``dry_run``) reclaim. Returns an Outcome.
 
     ``probe_only`` reports holders (``VLLM_PORT_HELD_VLLM``) and kills nothing;
     ``dry_run`` (Ansible check mode) says what it would reclaim and kills nothing.
+    ``unit``: the service the port belongs to; a process of another running service is never ours.
     Bad input raises UsageError before anything is probed. Any other error gives a
     refusal (42) with its reason, and nothing is killed after it.
     """
@@ -133,7 +134,7 @@ def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, t
         return Outcome(event, code, state["report"], reclaimed, orphans, log.lines, reason)
 
     try:
-        return _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, state, outcome)
+        return _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, state, outcome, unit)
     except UsageError:
         raise
     except Exception as exc:  # pylint: disable=broad-except  # fail closed
@@ -142,8 +143,8 @@ def run_guard(port, host=None, patterns=DEFAULT_PATTERNS, grace=DEFAULT_GRACE, t
         return outcome("VLLM_PORT_PROBE_FAILED", EXIT_REFUSED, reason=reason)
 
 
-def _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, state, outcome):
-    report = state["report"] = probe(port, host, patterns)
+def _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, state, outcome, unit):
+    report = state["report"] = probe(port, host, patterns, unit)
     if report.error:
         log("VLLM_PORT_PROBE_FAILED", level="warning", port=port, reason=report.error)
         return outcome("VLLM_PORT_PROBE_FAILED", EXIT_REFUSED, reason=report.error)
@@ -165,7 +166,7 @@ def _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, stat
             log("VLLM_PORT_OK", port=port)
         return outcome("VLLM_PORT_HELD_VLLM" if report.holders else "VLLM_PORT_OK", EXIT_OK)
 
-    orphans = find_orphans(patterns)
+    orphans = find_orphans(patterns, unit=unit)
     holder_pids = {h.pid for h in report.holders}
     orphans = [o for o in orphans if o.pid not in holder_pids]
     for holder in report.holders:

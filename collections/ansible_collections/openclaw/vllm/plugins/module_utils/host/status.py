@@ -99,7 +99,7 @@ def gather(chosen, completion=None):
     it was not attempted (the key is not even read then)."""
     host, unit, patterns = chosen["host"], chosen["unit"], chosen["patterns"]
     port = check_port(chosen["port"])
-    report = probe(port, host, patterns)
+    report = probe(port, host, patterns, unit)
     shown = unit_show(unit)
     facts = {
         "host": host,
