@@ -53,6 +53,6 @@ def hint_for(facts, unit, holders):
     # A socket whose process cannot be read: the reason says what could not be read and why.
     pid = holder.pid if holder.pid is not None else "?"
     cmd = holder.cmd or "(%s)" % holder.reason
-    if getattr(holder, "unit", None):
+    if holder.unit:
         return SIBLING_HINT.format(port=facts["port"], sibling=quote(holder.unit), pid=pid, cmd=quote(cmd), unit=unit)
     return HINT.format(port=facts["port"], pid=pid, cmd=quote(cmd), unit=unit)

@@ -9,7 +9,7 @@ from .units import in_unit
 
 def describe_holder(holder):
     """``unknown process pid=N uid=U cmd="..."``: a holder as the reasons name it."""
-    if getattr(holder, "unit", None):
+    if holder.unit:
         return "a process of the running unit %s pid=%s uid=%s cmd=%s" % (
             quote(holder.unit), holder.pid, "?" if holder.uid is None else holder.uid, quote(holder.cmd))
     return "%s process pid=%s uid=%s cmd=%s" % (

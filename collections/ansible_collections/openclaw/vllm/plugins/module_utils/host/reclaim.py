@@ -151,13 +151,10 @@ def _decide(port, host, patterns, grace, timeout, probe_only, dry_run, log, stat
     if report.unknown:
         for holder in report.unknown:
             if holder.process is None:  # not a process we could read: say what and why
-                log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, uid=holder.uid,
-                    cmd=holder.cmd, reason=holder.reason)
-            elif holder.unit:  # a running unit's process (a sibling): named, never killed
-                log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, cmd=holder.cmd,
-                    unit=holder.unit)
-            else:
-                log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, cmd=holder.cmd)
+                fields = {"uid": holder.uid, "cmd": holder.cmd, "reason": holder.reason}
+            else:  # a running unit's process (a sibling) is named by its unit too
+                fields = {"cmd": holder.cmd, "unit": holder.unit} if holder.unit else {"cmd": holder.cmd}
+            log("VLLM_PORT_HELD_UNKNOWN", level="warning", port=port, pid=holder.pid, **fields)
         return outcome("VLLM_PORT_HELD_UNKNOWN", EXIT_REFUSED)
     if probe_only:
         for holder in report.holders:
