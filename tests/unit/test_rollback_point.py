@@ -129,3 +129,25 @@ def test_the_module_reads_and_swaps_and_check_mode_changes_nothing(tmp_path):
 
     missing = run_module("rollback_point", {"path": str(rollback), "state": "kept"})
     assert missing.get("failed") and "replaced" in missing["msg"]
+
+
+@pytest.mark.parametrize("make, error", [
+    (lambda path: os.mkfifo(path), "not a regular file"),          # would block a plain open()
+    (lambda path: os.symlink("/etc/shadow", path), "cannot read"),   # the service user owns the directory
+    (lambda path: path.write_text("x" * (point.MAX_UNIT_BYTES + 1)), "larger than a unit file"),
+])
+def test_a_point_the_service_user_replaced_is_refused_without_blocking(tmp_path, make, error):
+    path = tmp_path / "point.service"
+    make(path)
+    with pytest.raises(point.PointError, match=error):
+        point.served(str(path))
+
+
+def test_a_fifo_in_the_units_place_is_not_swapped(tmp_path):
+    old = install(tmp_path, "000000000000")
+    rollback, unit = tmp_path / "rollback.service", tmp_path / "unit.service"
+    rollback.write_text(unit_text(*old))
+    os.mkfifo(unit)
+    with pytest.raises(point.PointError, match="not a regular file; nothing was swapped"):
+        point.swap(str(rollback), str(unit))
+    assert point.served(str(rollback))["venv"] == old[0]

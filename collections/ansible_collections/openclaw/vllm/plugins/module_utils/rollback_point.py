@@ -15,12 +15,35 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 
 from .systemd_escape import systemd_split
 
 
 class PointError(Exception):
     """The point cannot be read or moved; the message names the path."""
+
+
+# A unit file is a few KiB; the service user owns the directory, so the point may be anything.
+MAX_UNIT_BYTES = 1024 * 1024
+
+
+def _read_regular(path):
+    """The text of the regular file at ``path``, read without following a link and without
+    blocking (a FIFO or a device in its place is refused, never opened for a blocking read)."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PointError("cannot read the rollback point %s: %s" % (path, exc.strerror or exc))
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise PointError("the rollback point %s is not a regular file" % path)
+        data = os.read(handle, MAX_UNIT_BYTES + 1)
+    finally:
+        os.close(handle)
+    if len(data) > MAX_UNIT_BYTES:
+        raise PointError("the rollback point %s is larger than a unit file (over %d bytes)" % (path, MAX_UNIT_BYTES))
+    return data.decode("utf-8", "replace")
 
 
 def _older(point):
@@ -33,11 +56,7 @@ def served(point):
     write); on_disk: the build's vllm and the model's config.json are both there."""
     if not os.path.lexists(point):
         return {"exists": False, "venv": "", "model": "", "on_disk": False}
-    try:
-        with open(point, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
-    except OSError as exc:
-        raise PointError("cannot read the rollback point %s: %s" % (point, exc.strerror or exc))
+    lines = _read_regular(point).splitlines()
     venv = model = ""
     for line in lines:
         key, equals, value = line.strip().partition("=")
@@ -100,6 +119,9 @@ def swap(point, unit, check_mode=False):
     second rollback returns to it). Returns changed."""
     if not os.path.isfile(point):
         raise PointError("there is no rollback point at %s" % point)
+    for path in (point, unit):
+        if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
+            raise PointError("%s is not a regular file; nothing was swapped" % path)
     if check_mode:
         return True
     swapping = point + ".swapping"
