@@ -8,13 +8,14 @@ import psutil
 import pytest
 
 from helpers.paths import HOLDER, ROOT, SYSTEM_PYTHON
-from helpers.procs import Spawned, wait_gone
+from helpers.procs import Spawned, become_subreaper, reap, wait_gone
 
 
 @pytest.fixture
 def spawn():
     """Start a real holder process with a chosen argv[0]; kill what is left at the end."""
     started = []
+    become_subreaper()  # "--orphan-children": the orphans stay this test process's, not the host's
 
     def _spawn(argv0, *holder_args, shell_exec_a=False, user=None):
         holder_args = [str(arg) for arg in holder_args]
@@ -48,6 +49,8 @@ def spawn():
                 pass
         for pid in [spawned.pid] + spawned.child_pids:
             wait_gone(pid)
+        for pid in spawned.child_pids:  # the holder itself is its Popen's to reap
+            reap(pid)
 
 
 def pytest_configure(config):

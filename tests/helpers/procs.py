@@ -1,4 +1,6 @@
 """Real ports and real processes: a free port, a spawned holder, the guard CLI, waiting for a pid."""
+import ctypes
+import os
 import socket
 import subprocess
 import time
@@ -30,6 +32,28 @@ class Spawned:
             return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             return False
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def become_subreaper():
+    """Orphans of the processes this test process starts are re-parented to it, as they are to
+    the systemd user manager on a host, instead of to init. The guard reaps orphaned engines it
+    finds under init, the user manager or its own ancestors: with this, a guard started by another
+    test process at the same time (pytest-xdist's other worker, the guard suites run side by side)
+    does not see, and reap, this process's orphans; the guards this process starts still do."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def reap(pid):
+    """Collect a re-parented orphan's exit status once it is dead (it is this process's child now)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child, or reaped already
 
 
 def run_guard(*args, timeout=60):

@@ -13,6 +13,7 @@ arguments), so the expected identity needs no parser. The documented rule:
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -45,6 +46,14 @@ name = st.one_of(st.sampled_from(NAMES), text)
 directory = st.lists(st.one_of(st.sampled_from(DIRS), text), max_size=3)
 
 
+# The documented interpreter names, case-insensitively ("Python3" is one): a drawn program name
+# that happens to be one (hypothesis also draws the source's own constants, "python" among them)
+# is an interpreter, not a plain program, and is drawn again.
+DOCUMENTED_INTERPRETER = re.compile(r"(python|pypy)([0-9]+(\.[0-9]+)*)?", re.IGNORECASE)
+plain_program = st.one_of(name, st.sampled_from(NOT_INTERPRETERS)).filter(
+    lambda base: not DOCUMENTED_INTERPRETER.fullmatch(base))
+
+
 def is_default_vllm(identity):
     lowered = "".join(c.lower() if "A" <= c <= "Z" else c for c in identity)
     return lowered == "vllm" or lowered.startswith(("vllm-", "vllm.", "vllm::", "openclaw"))
@@ -59,7 +68,7 @@ def argv_with_identity(draw):
     tail = draw(st.lists(st.one_of(st.sampled_from(NAMES + ["--config", "vllm.yaml", "-m", "-c"]), text),
                          max_size=3))
     if not draw(st.booleans()):
-        base = draw(st.one_of(name, st.sampled_from(NOT_INTERPRETERS)))
+        base = draw(plain_program)
         return [prefix + base] + tail, base
     interpreter = draw(st.sampled_from(INTERPRETERS))
     options = draw(st.lists(st.one_of(
