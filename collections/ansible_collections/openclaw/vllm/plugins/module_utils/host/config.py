@@ -2,7 +2,7 @@
 # Copyright: openclaw.vllm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The service config (~/.config/openclaw-vllm/service.conf) that the role writes and the host
-commands read: port, host, unit, patterns, GPUs, memory budget."""
+commands read: port, host, unit, patterns, GPUs, memory budget, the metrics directory."""
 
 import errno
 import os
@@ -13,7 +13,7 @@ from .patterns import check_patterns
 
 
 SERVICE_CONFIG = "openclaw-vllm/service.conf"  # under $XDG_CONFIG_HOME (~/.config)
-_CONFIG_KEYS = ("port", "host", "unit", "pattern", "gpus", "gpu_memory_utilization")
+_CONFIG_KEYS = ("port", "host", "unit", "pattern", "gpus", "gpu_memory_utilization", "metrics_dir")
 # CUDA_VISIBLE_DEVICES as the role writes it: indexes or UUIDs, comma-separated (empty: all GPUs).
 # No `re`: the guard's free path imports nothing it does not need.
 _GPUS_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,-")
@@ -118,6 +118,10 @@ def read_service_config(path=None):
                 config["gpus"] = value
             elif key == "gpu_memory_utilization":
                 config["gpu_memory_utilization"] = check_utilization(value)
+            elif key == "metrics_dir":
+                if value and not value.startswith("/"):
+                    raise UsageError("metrics_dir must be an absolute directory (empty: no metrics), got %r" % value[:80])
+                config["metrics_dir"] = value
             else:
                 config[key] = value
         except UsageError as exc:

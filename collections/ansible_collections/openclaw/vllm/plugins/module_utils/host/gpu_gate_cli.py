@@ -8,8 +8,11 @@ import os
 import sys
 
 from . import gpu_facts
+from .config import read_service_config
 from .constants import EXIT_OK, EXIT_USAGE
+from .events import EventLog
 from .gpu_gate import DEFAULT_WAIT, run_gate
+from .inputs import UsageError
 
 USAGE = ("usage: openclaw-vllm-gpu-gate [--utilization F] [--gpus LIST] [--wait SECONDS] [--nvidia-smi PATH]\n"
          "  --gpus: indexes or UUIDs, comma-separated (default: $CUDA_VISIBLE_DEVICES, else all GPUs)\n"
@@ -59,7 +62,25 @@ def main(argv=None):
     if options.get("help"):
         sys.stdout.write(USAGE + "\n")
         return EXIT_OK
-    return run_gate(options["utilization"], options["gpus"], options["nvidia_smi"], options["wait"])
+    log = EventLog()
+    code = run_gate(options["utilization"], options["gpus"], options["nvidia_smi"], options["wait"], log=log)
+    _record(code, log.lines)
+    return code
+
+
+def _record(code, lines):
+    """The decision into the metrics file, when the service config names a metrics directory
+    (the port and unit label it). A config that cannot be read only costs the metrics: the
+    guard, which ran first, reported it."""
+    try:
+        config = read_service_config()
+    except UsageError:
+        return
+    if config.get("metrics_dir") and "port" in config:
+        from .metrics import gate_decision, record_gate, write_or_log
+
+        write_or_log(record_gate, config["metrics_dir"], config["port"], config.get("unit", ""),
+                     gate_decision(code, lines))
 
 
 if __name__ == "__main__":

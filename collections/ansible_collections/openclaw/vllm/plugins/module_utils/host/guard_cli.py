@@ -67,6 +67,7 @@ def parse_guard_args(argv):
         options["host"] = config.get("host")
     options["patterns"] = check_patterns(options["patterns"] or config.get("patterns"))
     options["unit"] = config.get("unit")
+    options["metrics_dir"] = config.get("metrics_dir")
     return options
 
 
@@ -92,6 +93,10 @@ def main(argv=None):
     except UsageError as exc:
         _say(sys.stderr, "openclaw-vllm-guard: %s\n%s\n" % (exc, GUARD_USAGE))
         return EXIT_USAGE
+    if options["metrics_dir"] and not options["probe_only"]:  # a start's decision, not a look
+        from .metrics import record_guard, write_or_log
+
+        write_or_log(record_guard, options["metrics_dir"], options["port"], options["unit"] or "", result)
     return result.exit_code
 
 

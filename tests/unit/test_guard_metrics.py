@@ -1,0 +1,163 @@
+"""The guard's and the GPU gate's decisions as Prometheus textfile metrics: the real CLIs, real
+ports and processes, the file checked by Debian's promtool (`promtool check metrics`).
+
+The GPU gate runs against the nvidia-smi TEST DOUBLE (tests/fakes/nvidia-smi): there is no GPU
+here, and the gate, not the driver, is under test."""
+import os
+import stat
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from helpers.gpu_double import GATE, H100, env_for, gpu_host, held
+from helpers.paths import GUARD, ROOT
+from helpers.procs import free_port, wait_gone
+from helpers.promtool import promtool, samples
+
+UNIT = "openclaw-vllm.service"
+
+
+def configure(tmp_path, port, metrics_dir=None):
+    """A service config naming a metrics directory (created unless told otherwise)."""
+    metrics_dir = metrics_dir or tmp_path / "metrics"
+    if not os.path.exists(metrics_dir):
+        os.makedirs(metrics_dir)
+    config = tmp_path / "config" / "openclaw-vllm"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "service.conf").write_text("port=%d\nunit=%s\nmetrics_dir=%s\n" % (port, UNIT, metrics_dir))
+    return dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))
+
+
+def guard(env, *args):
+    """The guard as ExecStartPre runs it: umask 0077 (the unit's UMask=), the port from the config."""
+    return subprocess.run([GUARD, *args], env=env, capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: os.umask(0o077))
+
+
+def prom(tmp_path, port):
+    path = tmp_path / "metrics" / ("openclaw-vllm-%d.prom" % port)
+    promtool("check", "metrics", stdin=path.read_bytes())
+    return path, samples(path.read_text())
+
+
+def decisions(values, port, **want):
+    labels = 'port="%d",unit="%s",decision="%%s"' % (port, UNIT)
+    return {name: values.get('openclaw_vllm_guard_decisions_total{%s}' % (labels % name)) for name in want}
+
+
+def test_each_start_counts_its_decision_and_the_refusal_shows(tmp_path, spawn):
+    port = free_port()
+    env = configure(tmp_path, port)
+    assert guard(env).returncode == 0
+    assert guard(env).returncode == 0
+    path, values = prom(tmp_path, port)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644, "node_exporter runs as another user"
+    assert decisions(values, port, ok=1) == {"ok": 2}
+    assert values['openclaw_vllm_guard_refusing{port="%d",unit="%s"}' % (port, UNIT)] == 0
+
+    holder = spawn("nginx", "--port", port, shell_exec_a=True)
+    refused = guard(env)
+    assert refused.returncode == 42 and refused.stderr.startswith("VLLM_PORT_HELD_UNKNOWN"), refused.stderr
+    _path, values = prom(tmp_path, port)
+    assert decisions(values, port, ok=1, held_unknown=1) == {"ok": 2, "held_unknown": 1}
+    assert values['openclaw_vllm_guard_refusing{port="%d",unit="%s"}' % (port, UNIT)] == 1
+    info = [key for key in values if key.startswith("openclaw_vllm_guard_last_decision_info{")]
+    assert len(info) == 1 and 'decision="held_unknown",holder_pid="%d",holder_cmd="nginx ' % holder.pid in info[0]
+    assert holder.alive()
+
+
+def test_a_reclaim_counts_the_stray_and_the_reclaim(tmp_path, spawn):
+    port = free_port()
+    env = configure(tmp_path, port)
+    stray = spawn("vllm-stray", "--port", port, shell_exec_a=True)
+    result = guard(env)
+    assert result.returncode == 0, result.stderr
+    assert wait_gone(stray.pid)
+    _path, values = prom(tmp_path, port)
+    assert decisions(values, port, reclaim=1, reclaimed=1, ok=1) == {"reclaim": 1, "reclaimed": 1, "ok": 1}
+    info = [key for key in values if key.startswith("openclaw_vllm_guard_last_decision_info{")]
+    assert info == ['openclaw_vllm_guard_last_decision_info{port="%d",unit="%s",decision="reclaimed"}' % (port, UNIT)]
+
+
+def test_a_holder_cmd_of_any_text_stays_one_valid_label(tmp_path, spawn):
+    """argv is text anyone chooses: quotes, backslashes, newlines and bytes that are not UTF-8."""
+    port = free_port()
+    env = configure(tmp_path, port)
+    spawn('evil"} 1\nopenclaw_vllm_guard_refusing{port="1"} 0 \\ \udcff', "--port", port, shell_exec_a=True)
+    assert guard(env).returncode == 42
+    _path, values = prom(tmp_path, port)  # promtool parses it
+    assert values['openclaw_vllm_guard_refusing{port="%d",unit="%s"}' % (port, UNIT)] == 1
+    assert not any(key.startswith('openclaw_vllm_guard_refusing{port="1"') for key in values)
+    assert guard(env).returncode == 42  # and the next run reads its own file back
+    _path, values = prom(tmp_path, port)
+    assert decisions(values, port, held_unknown=1) == {"held_unknown": 2}
+
+
+def test_concurrent_starts_lose_no_count(tmp_path):
+    port = free_port()
+    env = configure(tmp_path, port)
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: guard(env).returncode, range(16)))
+    assert codes == [0] * 16
+    _path, values = prom(tmp_path, port)
+    assert decisions(values, port, ok=1) == {"ok": 16}
+    assert sorted(os.listdir(tmp_path / "metrics")) == ["openclaw-vllm-%d.prom" % port], "no temp file left"
+
+
+def test_a_look_is_not_a_decision(tmp_path):
+    port = free_port()
+    env = configure(tmp_path, port)
+    assert guard(env, "--probe-only").returncode == 0
+    assert os.listdir(tmp_path / "metrics") == []
+
+
+@pytest.mark.parametrize("broken", ["missing", "a file", "symlinked file"])
+def test_a_failed_write_never_changes_the_decision(tmp_path, spawn, broken):
+    port = free_port()
+    target = tmp_path / "metrics"
+    if broken == "missing":
+        env = configure(tmp_path, port, metrics_dir=target)
+        os.rmdir(target)
+    elif broken == "a file":
+        target.write_text("")
+        env = configure(tmp_path, port, metrics_dir=target)
+    else:
+        env = configure(tmp_path, port)
+        (target / ("openclaw-vllm-%d.prom" % port)).symlink_to("/etc/passwd")
+    command = [GUARD]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "VLLM_PORT_OK port=%d" % port
+    assert lines[1].startswith('VLLM_METRICS_WRITE_FAILED reason="'), lines
+    assert len(lines) == 2
+    if broken == "symlinked file":
+        assert (target / ("openclaw-vllm-%d.prom" % port)).is_symlink(), "never written through"
+
+    spawn("nginx", "--port", port, shell_exec_a=True)
+    assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 42
+
+
+def test_the_gpu_gate_counts_passed_refused_and_skipped(tmp_path):
+    port = free_port()
+    env = configure(tmp_path, port)
+
+    def gate(folder):
+        run_env = dict(env_for(folder), XDG_CONFIG_HOME=env["XDG_CONFIG_HOME"], PYTHONPATH=str(ROOT / "collections"))
+        run_env.pop("CUDA_VISIBLE_DEVICES", None)
+        return subprocess.run(GATE + ["--wait", "0"], env=run_env, capture_output=True, text=True, timeout=30)
+
+    assert gate(gpu_host(tmp_path / "ok", [H100])).returncode == 0
+    assert gate(gpu_host(tmp_path / "short", [held(H100, 70000)])).returncode == 43
+    _path, values = prom(tmp_path, port)
+    gate_labels = 'port="%d",unit="%s"' % (port, UNIT)
+    assert values['openclaw_vllm_gpu_gate_refusing{%s}' % gate_labels] == 1
+    assert gate(gpu_host(tmp_path / "none", [H100], fail="No devices were found\n")).returncode == 0
+    assert guard(env).returncode == 0  # the guard's and the gate's metrics share the port's file
+    _path, values = prom(tmp_path, port)
+    counted = {d: values.get('openclaw_vllm_gpu_gate_decisions_total{%s,decision="%s"}' % (gate_labels, d))
+               for d in ("passed", "refused", "skipped")}
+    assert counted == {"passed": 1, "refused": 1, "skipped": 1}
+    assert values['openclaw_vllm_gpu_gate_refusing{%s}' % gate_labels] == 0
+    assert decisions(values, port, ok=1) == {"ok": 1}
