@@ -161,3 +161,18 @@ def test_the_gpu_gate_counts_passed_refused_and_skipped(tmp_path):
     assert counted == {"passed": 1, "refused": 1, "skipped": 1}
     assert values['openclaw_vllm_gpu_gate_refusing{%s}' % gate_labels] == 0
     assert decisions(values, port, ok=1) == {"ok": 1}
+
+
+def test_what_the_unit_runs_is_reported_at_each_start(tmp_path):
+    """The unit's Environment= names its build and model version (ExecStartPre inherits it): a
+    rolled-back unit reports the old ones at its next start, and only one series is left."""
+    port = free_port()
+    env = configure(tmp_path, port)
+    for build, version in (("vllm-0.33.0-a1b2", "v2"), ("vllm-0.32.0-c3d4", "v1")):
+        deployed = dict(env, OPENCLAW_VLLM_BUILD=build, OPENCLAW_VLLM_MODEL_VERSION=version,
+                        OPENCLAW_VLLM_SERVED_MODEL_NAME="assistant")
+        assert guard(deployed).returncode == 0
+    _path, values = prom(tmp_path, port)
+    assert [key for key in values if key.startswith("openclaw_vllm_deployed_info")] == [
+        'openclaw_vllm_deployed_info{port="%d",unit="%s",build="vllm-0.32.0-c3d4",model_version="v1",'
+        'served_model_name="assistant"}' % (port, UNIT)]

@@ -36,11 +36,16 @@ HELP = {
     "openclaw_vllm_guard_last_decision_info": ("gauge", "The last start's port guard decision, and the holder it "
                                                         "refused for (pid, cmd)."),
     "openclaw_vllm_guard_last_decision_timestamp_seconds": ("gauge", "When the port guard last decided."),
+    "openclaw_vllm_deployed_info": ("gauge", "What the unit starts: its vLLM build, model version and served name."),
     "openclaw_vllm_gpu_gate_decisions_total": ("counter", "GPU memory gate decisions before a start."),
     "openclaw_vllm_gpu_gate_refusing": ("gauge", "1 when the last start was refused by the GPU gate (exit 43)."),
     "openclaw_vllm_gpu_gate_last_decision_timestamp_seconds": ("gauge", "When the GPU gate last decided."),
 }
 LABEL_LIMIT = 200  # characters of a holder's cmd in a label
+# The unit's Environment= names what its ExecStart runs (vllm_service's template); ExecStartPre
+# inherits it, so a rolled-back unit reports the old versions at its next start.
+DEPLOYED_ENV = (("build", "OPENCLAW_VLLM_BUILD"), ("model_version", "OPENCLAW_VLLM_MODEL_VERSION"),
+                ("served_model_name", "OPENCLAW_VLLM_SERVED_MODEL_NAME"))
 
 
 def metrics_path(directory, port):
@@ -153,6 +158,10 @@ def record_guard(directory, port, unit, outcome, now=None):
         info = dict(labels, decision=GUARD_DECISIONS.get(outcome.event, outcome.event.lower()), **holder)
         gauges[series("openclaw_vllm_guard_last_decision_info", **info)] = 1
         gauges[series("openclaw_vllm_guard_last_decision_timestamp_seconds", **labels)] = now
+        _drop(gauges, "openclaw_vllm_deployed_info")
+        deployed = {label: os.environ[name] for label, name in DEPLOYED_ENV if os.environ.get(name)}
+        if deployed:
+            gauges[series("openclaw_vllm_deployed_info", **dict(labels, **deployed))] = 1
 
     update(directory, port, change)
 
