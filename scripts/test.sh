@@ -58,7 +58,7 @@ step "python environment" bash scripts/venv.sh
 # It and the wheelhouse wait on the registry, so they run beside the unit tests.
 step_start "CUDA locks (registry metadata)" python scripts/lock-venv.py --check
 step_start "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
-step "promtool (from Debian's prometheus package)" bash scripts/promtool.sh
+step "Prometheus tools (from Debian's packages, unpacked)" bash scripts/prometheus-tools.sh
 step "ansible-lint (production profile)" ansible-lint
 # Two pytest-xdist workers; a test file stays on one worker (module fixtures: the olah mirror).
 step "unit tests" pytest -q -n 2 --dist loadfile tests

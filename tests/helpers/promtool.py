@@ -1,4 +1,4 @@
-"""Debian's promtool (scripts/promtool.sh unpacks it under .cache/prometheus) and the Prometheus
+"""Debian's promtool (scripts/prometheus-tools.sh unpacks it under .cache/prometheus) and the Prometheus
 text format read back with prometheus_client's own parser."""
 import shutil
 import subprocess
@@ -15,8 +15,8 @@ def promtool_path():
     found = str(UNPACKED) if UNPACKED.exists() else shutil.which("promtool")
     if not found:
         if FULL_TIER:
-            pytest.fail("promtool missing: scripts/test.sh runs scripts/promtool.sh before the tests")
-        pytest.skip("promtool not unpacked: bash scripts/promtool.sh")
+            pytest.fail("promtool missing: scripts/test.sh runs scripts/prometheus-tools.sh before the tests")
+        pytest.skip("promtool not unpacked: bash scripts/prometheus-tools.sh")
     return found
 
 

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+import monitoring
 from siteplay import inventory_for, runner
 from testhost import BIN, HOME, INSTANCE, PORT, UNIT, run_once, wait_for
 
@@ -11,9 +12,20 @@ HINT = ("HINT: vLLM blocked \u2014 port {port} held by unknown process (pid={pid
         "Stop it or free :{port}, then restart openclaw-vllm.service.")
 
 
+_start_monitoring = run_once(monitoring.start)
+
+
+@pytest.fixture(scope="module")
+def prometheus(testhost, request):
+    """Prometheus and node_exporter on the host (molecule/shared/monitoring.py), up before the
+    holder comes: the alert is seen to fire and to resolve."""
+    request.addfinalizer(lambda: monitoring.stop(testhost))
+    return _start_monitoring(testhost, INSTANCE, {})
+
+
 @pytest.fixture(scope="module")
 @run_once
-def refused(testhost):
+def refused(testhost, prometheus):
     assert testhost.systemctl("stop", UNIT).rc == 0
     holder = testhost.start_holder("unknown-holder")
     mark = testhost.mark()
@@ -60,6 +72,19 @@ def test_status_json_reports_the_same_holder(testhost, refused):
     assert facts["hint"] == HINT.format(port=PORT, pid=refused["holder"], cmd=HOLDER_CMD)
 
 
+def test_prometheus_fires_the_port_held_alert_in_the_hints_words(testhost, refused):
+    """node_exporter reads the guard's metrics file, Prometheus evaluates the shipped rule: its own
+    API shows the alert firing, naming the holder as the status HINT does."""
+    firing = wait_for(lambda: [alert for alert in monitoring.alerts(testhost, "OpenClawVLLMPortHeldUnknown")
+                               if alert["state"] == "firing"], timeout=30)
+    assert len(firing) == 1, monitoring.alerts(testhost, "OpenClawVLLMPortHeldUnknown")
+    labels, summary = firing[0]["labels"], firing[0]["annotations"]["summary"]
+    assert (labels["host"], labels["port"], labels["holder_pid"]) == (INSTANCE, str(PORT), str(refused["holder"]))
+    hint = HINT.format(port=PORT, pid=refused["holder"], cmd=HOLDER_CMD)
+    assert summary == "%s: %s" % (INSTANCE, hint[len("HINT: "):])
+    assert [sample["value"][1] for sample in monitoring.query(testhost, 'up{job="openclaw-vllm"}')] == ["0"]
+
+
 def test_refused_start_is_retried_not_stuck(testhost, refused):
     """Restart=on-failure retries the refused start; the retries never reach the start limit."""
     assert wait_for(lambda: len([line for line in testhost.guard_lines(after=refused["mark"])
@@ -92,3 +117,13 @@ def test_start_succeeds_once_the_holder_is_gone(testhost, refused):
     assert testhost.systemctl("is-active", UNIT).stdout.strip() == "active"
     assert testhost.chat("Hello again")["usage"]["completion_tokens"] > 0
     assert "VLLM_PORT_OK port=%d" % PORT in testhost.guard_lines(after=refused["mark"])
+
+
+def test_the_alert_resolves_once_the_unit_starts(testhost, refused):
+    """After the start above: the guard's decision is ok, the alert is gone from Prometheus, and
+    vLLM's own metrics arrive through the generated targets."""
+    assert wait_for(lambda: not monitoring.alerts(testhost, "OpenClawVLLMPortHeldUnknown"), timeout=30), \
+        monitoring.alerts(testhost, "OpenClawVLLMPortHeldUnknown")
+    assert wait_for(lambda: monitoring.query(testhost, 'up{job="openclaw-vllm"} == 1'), timeout=30)
+    served = monitoring.query(testhost, "vllm:kv_cache_usage_perc")
+    assert [(sample["metric"]["host"], sample["metric"]["port"]) for sample in served] == [(INSTANCE, str(PORT))]
