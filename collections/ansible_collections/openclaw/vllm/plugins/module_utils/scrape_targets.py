@@ -48,8 +48,8 @@ def targets(hosts, hostvars, scrape_from="remote", node_exporter_port=NODE_EXPOR
         if facts is None:
             raise TargetError("host %s is not in hostvars" % hostname)
         port = _port("vllm_service_port", facts.get("vllm_service_port", DEFAULT_PORT), hostname)
-        node_port = _port("openclaw_vllm_node_exporter_port", facts.get("openclaw_vllm_node_exporter_port",
-                                                                         node_exporter_port), hostname)
+        node_port = facts.get("openclaw_vllm_node_exporter_port", node_exporter_port)
+        node_port = _port("openclaw_vllm_node_exporter_port", node_port, hostname)
         bind = str(facts.get("vllm_service_host", DEFAULT_HOST))
         reach = str(facts.get("ansible_host", hostname))
         if scrape_from == "local":
