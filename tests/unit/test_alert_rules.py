@@ -7,7 +7,7 @@ from helpers.alert_rules import RULE_TESTS, RULES, alert_rules
 from helpers.promtool import promtool
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.events import quote
-from ansible_collections.openclaw.vllm.plugins.module_utils.host.hints import HINT, SIBLING_HINT
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.hints import GPU_HINT, HINT, SIBLING_HINT
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.metrics import HELP
 
 
@@ -35,15 +35,25 @@ def test_every_alert_is_shown_firing_and_quiet():
     assert sorted(alerts - fires) == [] and sorted(alerts - quiet) == []
 
 
+def summaries(alertname):
+    return {alert["exp_annotations"]["summary"]
+            for case in yaml.safe_load(RULE_TESTS.read_text())["tests"] for evaluation in case["alert_rule_test"]
+            if evaluation["alertname"] == alertname for alert in evaluation["exp_alerts"]}
+
+
 def test_the_port_held_alert_says_what_status_hints():
     """The same sentence as the status HINT (without its "HINT: "), prefixed with the host."""
-    expected = {alert["exp_annotations"]["summary"]
-                for case in yaml.safe_load(RULE_TESTS.read_text())["tests"] for evaluation in case["alert_rule_test"]
-                if evaluation["alertname"] == "OpenClawVLLMPortHeldUnknown" for alert in evaluation["exp_alerts"]}
+    expected = summaries("OpenClawVLLMPortHeldUnknown")
     unknown = HINT.format(port=8001, pid=4242, cmd=quote("nginx: master process"), unit="openclaw-vllm.service")
     sibling = SIBLING_HINT.format(port=8001, sibling=quote("openclaw-vllm-b.service"), pid=5151,
                                   cmd=quote("vllm serve /models/b"), unit="openclaw-vllm.service")
     assert expected == {"gpu-1: " + hint[len("HINT: "):] for hint in (unknown, sibling)}
+
+
+def test_the_gpu_alert_says_what_status_hints_when_a_holder_is_known():
+    hint = GPU_HINT.format(gpu=1, free=11004, need=69326, pid=4242, cmd=quote("python3 train.py"), mib=70000,
+                           unit="openclaw-vllm.service")
+    assert "gpu-1: " + hint[len("HINT: "):] in summaries("OpenClawVLLMGpuGateRefusing")
 
 
 def test_rules_read_only_metrics_that_exist():

@@ -143,22 +143,32 @@ def test_the_gpu_gate_counts_passed_refused_and_skipped(tmp_path):
     port = free_port()
     env = configure(tmp_path, port)
 
-    def gate(folder):
+    def gate(folder, *args):
         run_env = dict(env_for(folder), XDG_CONFIG_HOME=env["XDG_CONFIG_HOME"], PYTHONPATH=str(ROOT / "collections"))
         run_env.pop("CUDA_VISIBLE_DEVICES", None)
-        return subprocess.run(GATE + ["--wait", "0"], env=run_env, capture_output=True, text=True, timeout=30)
+        return subprocess.run(GATE + ["--wait", "0", *args], env=run_env, capture_output=True, text=True, timeout=30)
 
     assert gate(gpu_host(tmp_path / "ok", [H100])).returncode == 0
-    assert gate(gpu_host(tmp_path / "short", [held(H100, 70000)])).returncode == 43
+    trainer = os.getpid()  # a real process as the GPU's holder: the gate reads its cmd from /proc
+    assert gate(gpu_host(tmp_path / "short", [H100, held(H100, 70000)],
+                         apps=[(1, trainer, 70000, "python3")])).returncode == 43
     _path, values = prom(tmp_path, port)
     gate_labels = 'port="%d",unit="%s"' % (port, UNIT)
     assert values['openclaw_vllm_gpu_gate_refusing{%s}' % gate_labels] == 1
+    info = [key for key in values if key.startswith("openclaw_vllm_gpu_gate_last_decision_info{")]
+    assert len(info) == 1, info
+    assert ('%s,decision="refused",gpu="1",free_mib="11004",need_mib="69326",holder_pid="%d",holder_cmd="'
+            % (gate_labels, trainer)) in info[0] and info[0].endswith('holder_mib="70000"}'), info
+    assert gate(gpu_host(tmp_path / "gone", [H100]), "--gpus", "0,7").returncode == 43
+    _path, values = prom(tmp_path, port)
+    assert [key for key in values if key.startswith("openclaw_vllm_gpu_gate_last_decision_info{")] == [
+        'openclaw_vllm_gpu_gate_last_decision_info{%s,decision="refused",gpu="7",missing="true"}' % gate_labels]
     assert gate(gpu_host(tmp_path / "none", [H100], fail="No devices were found\n")).returncode == 0
     assert guard(env).returncode == 0  # the guard's and the gate's metrics share the port's file
     _path, values = prom(tmp_path, port)
     counted = {d: values.get('openclaw_vllm_gpu_gate_decisions_total{%s,decision="%s"}' % (gate_labels, d))
                for d in ("passed", "refused", "skipped")}
-    assert counted == {"passed": 1, "refused": 1, "skipped": 1}
+    assert counted == {"passed": 1, "refused": 2, "skipped": 1}
     assert values['openclaw_vllm_gpu_gate_refusing{%s}' % gate_labels] == 0
     assert decisions(values, port, ok=1) == {"ok": 1}
 

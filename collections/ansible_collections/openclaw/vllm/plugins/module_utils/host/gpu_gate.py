@@ -34,16 +34,20 @@ DEFAULT_WAIT = 5.0
 POLL_INTERVAL = 0.5
 
 
-def run_gate(utilization, gpus, nvidia_smi="nvidia-smi", wait=DEFAULT_WAIT, log=None):
+def run_gate(utilization, gpus, nvidia_smi="nvidia-smi", wait=DEFAULT_WAIT, log=None, outcome=None):
+    """Exit 0 or 43. ``outcome`` (a dict), when given, receives what was decided: ``skipped`` (the
+    reason) or ``rows`` (gpu_facts.gate's rows), for the metrics file."""
     log = log or EventLog()
+    outcome = {} if outcome is None else outcome
     deadline = time.monotonic() + wait
     while True:
         try:
             facts = gpu_facts.query(nvidia_smi)
         except gpu_facts.GpuError as exc:
             log("VLLM_GPU_GATE_SKIPPED", level="warning", reason=str(exc))
+            outcome["skipped"] = str(exc)
             return EXIT_OK
-        rows = gpu_facts.gate(facts, gpus, utilization)
+        rows = outcome["rows"] = gpu_facts.gate(facts, gpus, utilization)
         # Memory comes back after a reap; a GPU the driver does not list does not: no waiting for it.
         if all(row["ok"] for row in rows) or any(row["missing"] for row in rows) or time.monotonic() >= deadline:
             break

@@ -10,7 +10,6 @@ import sys
 from . import gpu_facts
 from .config import read_service_config
 from .constants import EXIT_OK, EXIT_USAGE
-from .events import EventLog
 from .gpu_gate import DEFAULT_WAIT, run_gate
 from .inputs import UsageError
 
@@ -62,13 +61,13 @@ def main(argv=None):
     if options.get("help"):
         sys.stdout.write(USAGE + "\n")
         return EXIT_OK
-    log = EventLog()
-    code = run_gate(options["utilization"], options["gpus"], options["nvidia_smi"], options["wait"], log=log)
-    _record(code, log.lines)
+    outcome = {}
+    code = run_gate(options["utilization"], options["gpus"], options["nvidia_smi"], options["wait"], outcome=outcome)
+    _record(code, outcome)
     return code
 
 
-def _record(code, lines):
+def _record(code, outcome):
     """The decision into the metrics file, when the service config names a metrics directory
     (the port and unit label it). A config that cannot be read only costs the metrics: the
     guard, which ran first, reported it."""
@@ -77,10 +76,9 @@ def _record(code, lines):
     except UsageError:
         return
     if config.get("metrics_dir") and "port" in config:
-        from .metrics import gate_decision, record_gate, write_or_log
+        from .metrics import record_gate, write_or_log
 
-        write_or_log(record_gate, config["metrics_dir"], config["port"], config.get("unit", ""),
-                     gate_decision(code, lines))
+        write_or_log(record_gate, config["metrics_dir"], config["port"], config.get("unit", ""), code, outcome)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ GUARD_DECISIONS = {
     "VLLM_PORT_PROBE_FAILED": "probe_failed",
     "VLLM_PORT_STUCK": "stuck",
 }
-GATE_DECISIONS = ("passed", "refused", "skipped")
 
 HELP = {
     "openclaw_vllm_guard_decisions_total": ("counter", "Port guard decisions before a start (reclaim and "
@@ -39,6 +38,8 @@ HELP = {
     "openclaw_vllm_deployed_info": ("gauge", "What the unit starts: its vLLM build, model version and served name."),
     "openclaw_vllm_gpu_gate_decisions_total": ("counter", "GPU memory gate decisions before a start."),
     "openclaw_vllm_gpu_gate_refusing": ("gauge", "1 when the last start was refused by the GPU gate (exit 43)."),
+    "openclaw_vllm_gpu_gate_last_decision_info": ("gauge", "The last start's GPU gate decision, and for a refusal the "
+                                                           "GPU (free and needed MiB) and its largest holder."),
     "openclaw_vllm_gpu_gate_last_decision_timestamp_seconds": ("gauge", "When the GPU gate last decided."),
 }
 LABEL_LIMIT = 200  # characters of a holder's cmd in a label
@@ -166,26 +167,42 @@ def record_guard(directory, port, unit, outcome, now=None):
     update(directory, port, change)
 
 
-def record_gate(directory, port, unit, decision, now=None):
-    """The GPU gate's run: passed, refused (exit 43) or skipped (nvidia-smi unreadable)."""
+def gate_decision(exit_code, outcome):
+    """passed / refused / skipped, and the labels of what refused: the first GPU short of memory
+    (or missing) and its largest holder, as the GPU HINT of status names them."""
+    if outcome.get("skipped") is not None:
+        return "skipped", {}
+    if not exit_code:
+        return "passed", {}
+    for row in outcome.get("rows", []):
+        if row["missing"]:
+            return "refused", {"gpu": row["gpu"], "missing": "true"}
+        if not row["ok"]:
+            found = {"gpu": row["gpu"], "free_mib": row["free_mib"], "need_mib": row["need_mib"]}
+            if row["holders"]:
+                holder = max(row["holders"], key=lambda app: app["used_mib"] or 0)
+                found.update(holder_pid="?" if holder["pid"] is None else holder["pid"], holder_cmd=holder["cmd"],
+                             holder_mib="?" if holder["used_mib"] is None else holder["used_mib"])
+            return "refused", found
+    return "refused", {}
+
+
+def record_gate(directory, port, unit, exit_code, outcome, now=None):
+    """The GPU gate's run (its exit code and run_gate's outcome): passed, refused (exit 43) or
+    skipped (nvidia-smi unreadable)."""
     now = time.time() if now is None else now
     labels = {"port": port, "unit": unit}
+    decision, refused = gate_decision(exit_code, outcome)
 
     def change(counters, gauges):
         key = series("openclaw_vllm_gpu_gate_decisions_total", **dict(labels, decision=decision))
         counters[key] = counters.get(key, 0) + 1
         _drop(gauges, "openclaw_vllm_gpu_gate_")
         gauges[series("openclaw_vllm_gpu_gate_refusing", **labels)] = 1 if decision == "refused" else 0
+        gauges[series("openclaw_vllm_gpu_gate_last_decision_info", **dict(labels, decision=decision, **refused))] = 1
         gauges[series("openclaw_vllm_gpu_gate_last_decision_timestamp_seconds", **labels)] = now
 
     update(directory, port, change)
-
-
-def gate_decision(exit_code, lines):
-    """passed / refused / skipped, from the gate's exit code and its event lines."""
-    if exit_code:
-        return "refused"
-    return "skipped" if any(line.startswith("VLLM_GPU_GATE_SKIPPED") for line in lines) else "passed"
 
 
 def write_or_log(record, *args):
