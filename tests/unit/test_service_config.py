@@ -69,7 +69,10 @@ def test_guard_reads_port_and_patterns_from_the_config(spawn, tmp_path):
 
 @pytest.mark.parametrize("content, expected", [
     ("port=80x\n", "line 1: port '80x' is not a number"),
-    ("bogus\n", "line 1: expected one of port=, host=, unit=, pattern=, gpus=, gpu_memory_utilization=VALUE"),
+    ("bogus\n", "line 1: expected one of port=, host=, unit=, pattern=, gpus=, gpu_memory_utilization=, "
+                 "metrics_dir=VALUE"),
+    ("port=8001\nmetrics_dir=var/metrics\n", "line 2: metrics_dir must be an absolute directory (empty: no metrics), "
+                                             "got 'var/metrics'"),
     ("port=8001\npattern=*\n", "pattern '*' is too broad"),
 ])
 def test_bad_config_is_usage_naming_file_and_line(tmp_path, content, expected):
