@@ -94,6 +94,14 @@ def test_port_out_of_range_fails_in_preflight(tmp_path, port, expected):
     assert not [name for name, result in results if result.get("changed")], "nothing changed"
 
 
+def test_relative_metrics_dir_fails_in_preflight(tmp_path):
+    rc, failed, results, _ = run_role(tmp_path, "vllm_service", {"vllm_service_metrics_dir": "var/metrics"})
+    assert rc != 0
+    assert failed[-1]["msg"] == ("vllm_service_metrics_dir is 'var/metrics', expected an absolute directory "
+                                 "(or empty for no metrics)")
+    assert not [name for name, result in results if result.get("changed")], "nothing changed"
+
+
 def test_root_service_user_is_refused(tmp_path):
     rc, failed, _, _ = run_role(tmp_path, "vllm_service", {"vllm_service_user": "root"})
     assert rc != 0
