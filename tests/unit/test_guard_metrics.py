@@ -186,3 +186,26 @@ def test_what_the_unit_runs_is_reported_at_each_start(tmp_path):
     assert [key for key in values if key.startswith("openclaw_vllm_deployed_info")] == [
         'openclaw_vllm_deployed_info{port="%d",unit="%s",build="vllm-0.32.0-c3d4",model_version="v1",'
         'served_model_name="assistant"}' % (port, UNIT)]
+
+
+@pytest.mark.parametrize("planted", ["fifo", "non-finite"])
+def test_what_a_neighbour_left_in_the_file_place_never_hangs_or_sticks(tmp_path, planted):
+    """A FIFO where the file was (a read would block the start) is refused with one warning; a
+    NaN a hand edit left is dropped, and the count starts again."""
+    port = free_port()
+    env = configure(tmp_path, port)
+    path = tmp_path / "metrics" / ("openclaw-vllm-%d.prom" % port)
+    if planted == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text('openclaw_vllm_guard_decisions_total{port="%d",unit="%s",decision="ok"} NaN\n' % (port, UNIT))
+    result = subprocess.run([GUARD], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    lines = result.stderr.splitlines()
+    assert lines[0] == "VLLM_PORT_OK port=%d" % port
+    if planted == "fifo":
+        assert lines[1].startswith('VLLM_METRICS_WRITE_FAILED reason="ValueError: is not a regular file'), lines
+    else:
+        assert lines == ["VLLM_PORT_OK port=%d" % port]
+        _path, values = prom(tmp_path, port)
+        assert decisions(values, port, ok=1) == {"ok": 1}

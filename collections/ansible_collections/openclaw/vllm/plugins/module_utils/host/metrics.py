@@ -11,8 +11,11 @@ decides: the caller logs a failure and the start goes on. Loaded only after the 
 only when the service config names a metrics directory: the free-port path stays as it was."""
 
 import fcntl
+import math
 import os
 import time
+
+from .config import read_regular_file
 
 FILE_MODE = 0o644  # node_exporter runs as another user; the unit's UMask is 0077
 METRICS_LIMIT = 1024 * 1024  # a file this module writes is a few KiB
@@ -80,6 +83,8 @@ def parse_samples(text):
             number = float(value)
         except ValueError:
             continue
+        if not math.isfinite(number):
+            continue  # not a value this module writes: a hand-edited file must not stop every later write
         (counters if HELP[name][0] == "counter" else gauges)[key] = number
     return counters, gauges
 
@@ -102,14 +107,15 @@ def render(samples):
 def update(directory, port, change):
     """Read the port's file, let ``change(counters, gauges)`` add to it, write it back atomically.
     ``counters`` and ``gauges`` hold the samples so far (a source replaces its own gauges).
-    Raises OSError; callers log it."""
+    The earlier file is read as the service config is (a regular file of this user or root, no
+    link followed, no blocking, at most METRICS_LIMIT bytes). Raises OSError or ValueError; callers
+    log them."""
     path = metrics_path(directory, port)
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(dir_fd, fcntl.LOCK_EX)
         try:
-            with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW | os.O_NONBLOCK)) as handle:
-                text = handle.read(METRICS_LIMIT).decode("utf-8", "replace")
+            text = read_regular_file(path, METRICS_LIMIT).decode("utf-8", "replace")
         except FileNotFoundError:
             text = ""
         counters, gauges = parse_samples(text)
@@ -124,7 +130,9 @@ def update(directory, port, change):
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
         try:
             os.fchmod(fd, FILE_MODE)
-            os.write(fd, render(samples).encode("utf-8"))
+            data = render(samples).encode("utf-8")
+            if os.write(fd, data) != len(data):  # a full disk: never rename a cut file into place
+                raise OSError("short write of %s" % temp)
         finally:
             os.close(fd)
         os.rename(temp, path)
