@@ -96,7 +96,7 @@ def render(samples):
         families.setdefault(key.partition("{")[0], []).append((key, value))
     lines = []
     for name in sorted(families):
-        kind, text = HELP.get(name, ("untyped", name))
+        kind, text = HELP[name]
         lines.append("# HELP %s %s" % (name, text))
         lines.append("# TYPE %s %s" % (name, kind))
         for key, value in sorted(families[name]):
