@@ -19,34 +19,46 @@ step() {
     echo "=== stopped before '$name' (OPENCLAW_VLLM_TIER_UNTIL), all green in ${SECONDS}s"
     exit 0
   fi
-  local start=$SECONDS
+  local start=$SECONDS rc=0 log
+  log=$(step_log "$name")
   echo "=== $name"
-  "$@"
+  "$@" 2>&1 | tee "$log" || rc=$?
+  step_failed "$name" "$rc" "$start" "$log"
   echo "=== $name: ok in $((SECONDS - start))s"
 }
 
-# Steps that wait mostly on the network or on a single core run beside the others: started with
-# step_start (output kept in .cache/tier-logs), joined with step_join, which prints their output
-# and fails the tier as step does. The tier's CPU-bound steps stay one at a time.
+# Every step's output is also kept in .cache/tier-logs; a failed step ends the tier with the few
+# lines that say why (scripts/failure-summary.py), as its last lines: CI shows only the tail.
 logs=.cache/tier-logs
+step_log() {
+  mkdir -p "$logs"
+  echo "$logs/${1//[^A-Za-z0-9]/_}.log"
+}
+step_failed() {
+  local name=$1 rc=$2 start=$3 log=$4
+  [[ $rc -eq 0 ]] && return 0
+  python3 scripts/failure-summary.py "$log" || true
+  echo "=== $name: FAILED (exit $rc) after $((SECONDS - start))s"
+  exit "$rc"
+}
+
+# Steps that wait mostly on the network or on a single core run beside the others: started with
+# step_start (output kept in .cache/tier-logs only), joined with step_join, which prints their
+# output and fails the tier as step does. The tier's CPU-bound steps stay one at a time.
 step_start() {
   local name=$1
   shift
-  mkdir -p "$logs"
   echo "=== $name (started beside the next steps)"
   started_at[$name]=$SECONDS
-  "$@" >"$logs/${name//[^A-Za-z0-9]/_}.log" 2>&1 &
+  "$@" >"$(step_log "$name")" 2>&1 &
   started_pid[$name]=$!
 }
 step_join() {
   local name=$1 rc=0
   wait "${started_pid[$name]}" || rc=$?
   echo "=== $name (joined)"
-  cat "$logs/${name//[^A-Za-z0-9]/_}.log"
-  if [[ $rc -ne 0 ]]; then
-    echo "=== $name: FAILED (exit $rc) after $((SECONDS - ${started_at[$name]}))s"
-    exit "$rc"
-  fi
+  cat "$(step_log "$name")"
+  step_failed "$name" "$rc" "${started_at[$name]}" "$(step_log "$name")"
   echo "=== $name: ok in $((SECONDS - ${started_at[$name]}))s (beside other steps)"
   unset "started_pid[$name]"
 }
