@@ -4,8 +4,8 @@ failed scenario sits hundreds of lines above it (molecule prints its destroy aft
 
     python scripts/failure-summary.py STEP-LOG
 
-Prints: pytest's FAILED/ERROR lines and the first assertion lines (`E   ...`) of each failure,
-and Ansible's `fatal:` lines; failing those, the log's last lines. Colours and molecule's box
+Prints: pytest's FAILED/ERROR lines and the first assertion lines (`E   ...`) of each failure;
+when no test failed, Ansible's `fatal:` lines; failing those, the log's last lines. Colours and molecule's box
 drawing are dropped, long lines cut."""
 import re
 import sys
@@ -19,7 +19,7 @@ lines = [re.sub(r"^\s*[\u2502|]\s?", "", re.sub(r"\x1b\[[0-9;]*m", "", line)).rs
 
 failed, assertions, fatal, run = [], [], [], 0
 for line in lines:
-    if re.match(r"^(FAILED|ERROR) \S+::", line):
+    if re.match(r"^(FAILED|ERROR) \S+::", line) or re.match(r"^\S+::\S+ (FAILED|ERROR)\b", line):
         failed.append(line)
     elif re.match(r"^_{3,} .* _{3,}$", line):
         run = 0  # the next failure's traceback
@@ -29,7 +29,8 @@ for line in lines:
     elif re.match(r"^fatal: \[", line) or "Task failed:" in line or re.match(r"^(ERROR|CRITICAL) ", line):
         fatal.append(line)
 
-picked = list(dict.fromkeys(line for line in failed + assertions + fatal if line.strip()))  # once each
+# A failed test's own lines when there are any: passing tests print expected `fatal:` lines too.
+picked = list(dict.fromkeys(line for line in (failed + assertions if failed else fatal) if line.strip()))
 if not picked:
     picked = [line for line in lines if line.strip()][-15:]
 print("=== why it failed (scripts/failure-summary.py; the whole log is above)")
