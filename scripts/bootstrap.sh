@@ -17,6 +17,8 @@ SYSTEM_PACKAGES=(
   libpython3.11            # tests run the venv's interpreter as another user (setpriv): it cannot read pyenv's
                            # libpython under /root, and the loader falls back to Debian's
   ca-certificates          # HTTPS to the package index
+  python3.11-venv          # the wheelhouse is resolved with Debian's python3.11 (the test hosts' interpreter)
+                           # in a venv of its own: without ensurepip a fresh machine fails there
 )
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
