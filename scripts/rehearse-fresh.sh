@@ -40,6 +40,7 @@ find_links=()
 for dir in ${PIP_FIND_LINKS:-}; do
   [[ -d $dir ]] && find_links+=(-v "$dir:$dir:ro")
 done
+[[ -n ${PIP_FIND_LINKS:-} ]] && find_links+=(-e PIP_FIND_LINKS="$PIP_FIND_LINKS")
 start=$SECONDS
 podman run --rm --name "$name" --privileged --network host \
   -v "$work/openclaw:/work/openclaw" -v /root/.pyenv:/root/.pyenv:ro -w /work/openclaw \
@@ -48,7 +49,7 @@ podman run --rm --name "$name" --privileged --network host \
   -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt -e PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
   -e REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt -e CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
   -e PIP_DEFAULT_TIMEOUT=180 -e PIP_DISABLE_PIP_VERSION_CHECK=1 \
-  ${find_links[@]+"${find_links[@]}"} -e PIP_FIND_LINKS="${PIP_FIND_LINKS:-}" \
+  ${find_links[@]+"${find_links[@]}"} \
   -e OPENCLAW_VLLM_TIER_UNTIL="$UNTIL" \
   "$IMAGE" bash -c "${CMD:-bash .ci/run}" && rc=0 || rc=$?
 echo "[rehearsal] exit $rc after $((SECONDS - start))s ($REF)"
