@@ -11,13 +11,14 @@
 # is not on PyPI; scripts/build-wheelhouse.sh finds it there).
 # Run as root.
 #   REF=<commit>   what to clone (default HEAD; REF=fb3f764 shows the publishing-checks failure)
-#   UNTIL=<step>   scripts/test.sh's step to stop before (default: the test host image, which
-#                  needs podman inside podman)
+#   UNTIL=<step>   a step of scripts/test.sh's main line to stop before (default: none; the tier
+#                  stops anyway where the test hosts begin, which need podman inside podman:
+#                  OPENCLAW_VLLM_TIER_NO_TEST_HOSTS, set here)
 #   CMD=<shell>    run this in the clone instead of .ci/run (e.g. a shorter chain of scripts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REF=${REF:-HEAD}
-UNTIL=${UNTIL:-test host image}
+UNTIL=${UNTIL:-}
 IMAGE=localhost/openclaw-rehearsal:bookworm
 # A Debian 12 machine's own base (systemd, git, make: what cloning and `make test` need), and the
 # libraries the pyenv interpreters link. Everything else is scripts/bootstrap.sh's to install.
@@ -32,7 +33,7 @@ trap 'podman rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 git clone --quiet --no-local "$PWD" "$work/openclaw"
 git -C "$work/openclaw" checkout --quiet --detach "$REF"
 echo "[rehearsal] $(git -C "$work/openclaw" log -1 --format='%h %s' | cut -c1-90)"
-echo "[rehearsal] in $IMAGE: ${CMD:-bash .ci/run, up to '$UNTIL'}"
+echo "[rehearsal] in $IMAGE: ${CMD:-bash .ci/run, up to '${UNTIL:-the test hosts}'}"
 
 # --privileged: the tier runs as root on a VM (tmpfs mounts, unshare, setpriv in the tests).
 # The certificate variables are this kind of machine's environment, as CI sees it.
@@ -50,7 +51,7 @@ podman run --rm --name "$name" --privileged --network host \
   -e REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt -e CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
   -e PIP_DEFAULT_TIMEOUT=180 -e PIP_DISABLE_PIP_VERSION_CHECK=1 \
   ${find_links[@]+"${find_links[@]}"} \
-  -e OPENCLAW_VLLM_TIER_UNTIL="$UNTIL" \
+  -e OPENCLAW_VLLM_TIER_UNTIL="$UNTIL" -e OPENCLAW_VLLM_TIER_NO_TEST_HOSTS=1 \
   "$IMAGE" bash -c "${CMD:-bash .ci/run}" && rc=0 || rc=$?
 echo "[rehearsal] exit $rc after $((SECONDS - start))s ($REF)"
 exit "$rc"

@@ -8,8 +8,10 @@ export PATH="$PWD/.venv/bin:$PATH"
 # Tests never skip for a missing system tool here (tests/conftest.py): bootstrap installed them.
 export OPENCLAW_VLLM_FULL_TIER=1
 
-# OPENCLAW_VLLM_TIER_UNTIL="<step name>": stop, green, before that step (scripts/rehearse-fresh.sh
-# runs the tier up to the test hosts in a container that cannot run them).
+# OPENCLAW_VLLM_TIER_UNTIL="<step name>": stop, green, before that step of the main line.
+# OPENCLAW_VLLM_TIER_NO_TEST_HOSTS=1: no podman (scripts/rehearse-fresh.sh runs the tier in a
+# container that cannot run test hosts): the test hosts' lane makes the wheelhouse only, and the
+# tier stops, green, where the molecule scenarios would begin.
 declare -A started_at started_pid
 step() {
   local name=$1
@@ -67,13 +69,42 @@ step "system packages" bash scripts/bootstrap.sh
 step "python environment" bash scripts/venv.sh
 # The CUDA build's locks against the registry, from its metadata only (no wheel; `make cuda-check`
 # is the real build): each lock is the one index.json names and every locked file is still served.
-# It and the wheelhouse wait on the registry, so they run beside the unit tests.
+# It waits on the registry, so it runs beside the unit tests.
 step_start "CUDA locks (registry metadata)" python scripts/lock-venv.py --check
-step_start "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
+
+# The test hosts' lane, beside the front half (lint, unit tests, sanity, publishing): what the
+# scenarios boot from, and the backoff scenario, which needs no vLLM and spends its minutes waiting
+# on systemd's back-off timers. The front half is CPU-bound; this lane waits on the registry, on
+# Debian's mirror and on timers, so running the two side by side costs each little.
+test_hosts_lane() {
+  started_pid=() started_at=()  # the main line's side steps are not this lane's to join
+  step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
+  [[ -n ${OPENCLAW_VLLM_TIER_NO_TEST_HOSTS:-} ]] && return 0
+  step "test host image" bash scripts/testhost-image.sh
+  step "test host image (Debian 13)" env SUITE=trixie bash scripts/testhost-image.sh
+  step "tiny AWQ model" python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
+  # The fleet scenario's second model version (other weights) and host 2's faulty copy of it
+  # (config.json's intermediate_size disagrees with the tensors: the AWQ checks pass, vLLM cannot
+  # load it; tests/unit/test_fleet_fault_model.py). Under a second each.
+  step "fleet models (v2, faulty v2)" bash -c '
+    python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2 --seed 1 &&
+    python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2-fault --seed 1 --fault-intermediate-size 512'
+  # A host (or molecule's record of one) left by an interrupted run would be reused as if freshly
+  # created: destroy it first. Debian 13 (systemd 257): the service role, and a refused start
+  # that backs off. Its own host and state.
+  step "molecule destroy (backoff leftovers)" molecule destroy -s backoff --no-shared-state
+  step "molecule backoff (Debian 13)" molecule test -s backoff --no-shared-state
+  # The test host image with the vLLM venv built once (the vllm_venv role), for the three fleet hosts.
+  step "fleet image" bash scripts/fleet-image.sh
+}
+step_start "test hosts (wheelhouse, images, models, backoff scenario, fleet image)" test_hosts_lane
+
 step "Prometheus tools (from Debian's packages, unpacked)" bash scripts/prometheus-tools.sh
 step "ansible-lint (production profile)" ansible-lint
 # Two pytest-xdist workers; a test file stays on one worker (module fixtures: the olah mirror).
-step "unit tests" pytest -q -n 2 --dist loadfile tests
+# The roles tier's long files first (tests/conftest.py), in that order: xdist's own order (the
+# files with the most tests first) left one worker alone on a long file for minutes at the end.
+step "unit tests" pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 # The guard suite again as older kernels give the socket tables: sock_diag without bound-only
 # sockets (Linux < 6.10: Ubuntu 22.04/24.04, Debian 12), and the /proc/net/tcp fallback; the two
 # side by side, one core each.
@@ -99,27 +130,17 @@ step "unit tests, ansible-core 2.16" bash scripts/unit-matrix.sh 2.16
 step_join "unit tests, ansible-core 2.20"
 step "publishing checks" bash scripts/publish-checks.sh
 step "docs site (antsibull-docs + Sphinx, -W)" bash scripts/docs.sh
-step_join "vLLM CPU wheelhouse"
-step "test host image" bash scripts/testhost-image.sh
-step "test host image (Debian 13)" env SUITE=trixie bash scripts/testhost-image.sh
-step "tiny AWQ model" python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
-# The fleet scenario's second model version (other weights) and host 2's faulty copy of it
-# (config.json's intermediate_size disagrees with the tensors: the AWQ checks pass, vLLM cannot
-# load it; tests/unit/test_fleet_fault_model.py). Under a second each.
-step "fleet models (v2, faulty v2)" bash -c '
-  python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2 --seed 1 &&
-  python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2-fault --seed 1 --fault-intermediate-size 512'
-# The test host image with the vLLM venv built once (the vllm_venv role), for the three fleet hosts.
-step "fleet image" bash scripts/fleet-image.sh
+step_join "test hosts (wheelhouse, images, models, backoff scenario, fleet image)"
+if [[ -n ${OPENCLAW_VLLM_TIER_NO_TEST_HOSTS:-} ]]; then
+  echo "=== stopped before the test hosts (OPENCLAW_VLLM_TIER_NO_TEST_HOSTS), all green in ${SECONDS}s"
+  exit 0
+fi
 # A host (or molecule's record of one) left by an interrupted run would be reused as if
 # freshly created: destroy both first. The fleet has its own hosts and state (not shared).
 step "molecule destroy (leftovers)" molecule destroy --all --exclude fleet --exclude backoff
 step "molecule destroy (fleet leftovers)" molecule destroy -s fleet --no-shared-state
-step "molecule destroy (backoff leftovers)" molecule destroy -s backoff --no-shared-state
 step "molecule (default, faults, hf_source, normal_start, reclaim, unknown_holder)" \
   molecule test --all --exclude fleet --exclude backoff
-# Debian 13 (systemd 257): the service role, and a refused start that backs off. Its own host.
-step "molecule backoff (Debian 13)" molecule test -s backoff --no-shared-state
 # Three hosts: provisioned in batches of 1, idempotence, then the roll-out tests (tests/test_fleet.py).
 # Its own step: under `--all` the base config's shared_state would skip its create.
 step "molecule fleet (three hosts)" molecule test -s fleet --no-shared-state
