@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # it on every ansible command: not ours to fix, and a newcomer's `make demo` should not read as broken.
 export PYTHONWARNINGS := ignore::UserWarning:ansible._internal._ssh._ssh_agent
 
-.PHONY: locks cuda-check gpu-check testhost-bookworm rehearsal test unit unit-matrix roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
+.PHONY: locks wheelhouse-lock cuda-check gpu-check testhost-bookworm rehearsal test unit unit-matrix roles lint build sanity publish-checks docs molecule demo demo-clean venv testhost assets bench clean status
 
 test:
 	bash scripts/test.sh
@@ -25,6 +25,10 @@ venv:
 # from the registry's metadata (no wheel is downloaded). make test checks them (lock-venv.py --check).
 locks: venv
 	python scripts/lock-venv.py
+
+# The CPU wheelhouse's lock (the test hosts' vLLM): resolved afresh from the registry, rewritten.
+wheelhouse-lock: venv
+	WHEELHOUSE_RELOCK=1 bash scripts/build-wheelhouse.sh .cache/wheelhouse
 
 # The real CUDA build from the registry on a CPU test host (about 4.3 GB down, 14 GiB of disk, 5-10
 # min): hash mode, versions, import, vLLM's parser on the unit's flags, a changed=0 re-run, figures.

