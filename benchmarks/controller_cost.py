@@ -7,9 +7,10 @@ host and on every host of INVENTORY, then a scale run over aliases of those host
 CPU is the controller's process tree: ansible-playbook, its forks and the connection's clients
 (`podman exec` on the test hosts, ssh on real ones), from getrusage(RUSAGE_CHILDREN) around each
 run. What the hosts do is not in it: their modules run in the containers, outside this tree. So
-the figure is what a fleet costs the machine that drives it, whatever the hosts' own speed, and
-it does not grow with this machine's load the way wall time does (the test hosts share its two
-cores). Reference, in the same process: one `ping` task on one host.
+the figure is what a fleet costs the machine that drives it, whatever the hosts' own speed; it
+moves far less with this machine's load than wall time does (the test hosts share its cores, so
+some contention remains in it). Over ssh, the ControlPersist master runs detached from this tree
+and its CPU is not counted. Reference, in the same process: one `ping` task on one host.
 
 The scale run gives each of --aliases inventory names an existing host's variables and address
 (alias-01 -> the first host, alias-02 -> the second, ...), so 30 names reach 3 hosts: status.yml
@@ -74,7 +75,11 @@ def hostvars(inventory):
     out = subprocess.run([os.path.join(BIN, "ansible-inventory"), "-i", inventory, "--list"],
                          capture_output=True, text=True, check=True).stdout
     listed = json.loads(out)
-    return {host: listed["_meta"]["hostvars"].get(host, {}) for host in sorted(listed["vllm_hosts"]["hosts"])}
+
+    def hosts_of(group):  # its own hosts and those of its child groups
+        entry = listed.get(group, {})
+        return set(entry.get("hosts", [])).union(*(hosts_of(child) for child in entry.get("children", [])))
+    return {host: listed["_meta"]["hostvars"].get(host, {}) for host in sorted(hosts_of("vllm_hosts"))}
 
 
 def alias_inventory(directory, real, count):

@@ -21,8 +21,10 @@
 # Locked: scripts/wheelhouse-cpu.lock pins every distribution the wheelhouse resolves (a pip
 # constraints file), so the test hosts' venv is the same from one run to the next whatever the
 # registry published since (an unlocked run once picked up sentry-sdk 3.0.0 overnight, and the
-# fleet image was rebuilt for it). A resolved distribution the lock does not pin fails the build.
-# `make wheelhouse-lock` (WHEELHOUSE_RELOCK=1) resolves afresh and rewrites the lock.
+# fleet image was rebuilt for it). DIR keeps only the wheels the lock pins (an older build's
+# other versions would win on the hosts, which install from DIR without the lock), and a resolution
+# from DIR that leaves the lock fails the build. `make wheelhouse-lock` (WHEELHOUSE_RELOCK=1)
+# resolves afresh and rewrites the lock.
 #
 # Idempotent: DIR/.wheelhouse-stamp holds a hash of the inputs (the lock's text included); when
 # it matches and an offline dry-run resolution from DIR succeeds, nothing is done (exit 0).
@@ -102,6 +104,22 @@ if ! "${PIP[@]}" wheel --wheel-dir "$DIR" ${FL_ARGS[@]+"${FL_ARGS[@]}"} ${LOCK_A
   exit 1
 fi
 
+# Only the lock's wheels stay: pip wheel adds to DIR and never removes, and the hosts pick the
+# newest version DIR holds.
+if [ ${#LOCK_ARGS[@]} -gt 0 ]; then
+  "$work/venv/bin/python" - "$DIR" "$LOCK" <<'EOF'
+import os, re, sys
+wheels, lock = sys.argv[1:]
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+locked = {(norm(n), v) for n, v in (line.strip().split("==", 1) for line in open(lock)
+                                    if line.strip() and not line.startswith("#"))}
+for name in os.listdir(wheels):
+    if name.endswith(".whl") and tuple([norm(name.split("-")[0]), name.split("-")[1]]) not in locked:
+        os.remove(os.path.join(wheels, name))
+        print("removed %s: not in the lock" % name)
+EOF
+fi
+
 # Nothing but wheels may remain (pip wheel leaves none, but be strict).
 shopt -s nullglob
 leftovers=("$DIR"/*.tar.gz "$DIR"/*.zip "$DIR"/*.tar.bz2)
@@ -110,8 +128,8 @@ if [ ${#leftovers[@]} -gt 0 ]; then
   exit 1
 fi
 
-# The offline install must resolve from DIR alone.
-if ! offline_pip --report "$work/report.json" ${LOCK_ARGS[@]+"${LOCK_ARGS[@]}"} "$REQ" >"$work/dry-run.log" 2>&1; then
+# The offline install must resolve from DIR alone, as the hosts install (no lock there).
+if ! offline_pip --report "$work/report.json" "$REQ" >"$work/dry-run.log" 2>&1; then
   cat "$work/dry-run.log" >&2
   echo "offline resolution of $REQ from $DIR failed" >&2
   exit 1
@@ -141,6 +159,8 @@ elif lock:
         sys.exit("resolved outside the lock %s: %s; make wheelhouse-lock resolves afresh" % (lock, ", ".join(loose)))
 EOF
 
+# After a relock the stamp says "no lock": the next build installs the new lock and keeps only
+# its wheels in DIR.
 printf '%s\n' "$stamp_hash" >"$stamp_file"
 n=$(ls "$DIR"/*.whl | wc -l)
 size=$(du -sh "$DIR" | cut -f1)

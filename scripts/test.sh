@@ -17,6 +17,10 @@ step() {
   local name=$1
   shift
   if [[ $name == "${OPENCLAW_VLLM_TIER_UNTIL:-}" ]]; then
+    if [[ -n ${in_lane:-} ]]; then
+      echo "=== OPENCLAW_VLLM_TIER_UNTIL names '$name', a step of the test hosts' lane: name a step of the main line, or set OPENCLAW_VLLM_TIER_NO_TEST_HOSTS=1"
+      exit 2
+    fi
     for started in "${!started_pid[@]}"; do step_join "$started"; done
     echo "=== stopped before '$name' (OPENCLAW_VLLM_TIER_UNTIL), all green in ${SECONDS}s"
     exit 0
@@ -44,9 +48,10 @@ step_failed() {
   exit "$rc"
 }
 
-# Steps that wait mostly on the network or on a single core run beside the others: started with
-# step_start (output kept in .cache/tier-logs only), joined with step_join, which prints their
-# output and fails the tier as step does. The tier's CPU-bound steps stay one at a time.
+# Steps that wait mostly on the network, on timers or on a single core run beside the others:
+# started with step_start (output kept in .cache/tier-logs only), joined with step_join, which
+# prints their output and fails the tier as step does. Of the CPU-bound steps, only the test hosts'
+# lane's builds (images, the fleet image's venv, when not cached) share the cores with the front half.
 step_start() {
   local name=$1
   shift
@@ -55,6 +60,19 @@ step_start() {
   "$@" >"$(step_log "$name")" 2>&1 &
   started_pid[$name]=$!
 }
+# A tier that fails or is interrupted leaves nothing of its own running behind it: what a side
+# step started (a molecule run, a pip build) would race the next run's destroy and wheelhouse.
+stop_side_steps() {
+  local pid tree=()
+  for pid in "${started_pid[@]}"; do tree+=("$pid" $(descendants "$pid")); done
+  [[ ${#tree[@]} -gt 0 ]] && kill "${tree[@]}" 2>/dev/null || true
+}
+descendants() {
+  local child
+  for child in $(pgrep -P "$1"); do echo "$child"; descendants "$child"; done
+}
+trap stop_side_steps EXIT
+trap 'exit 130' INT TERM
 step_join() {
   local name=$1 rc=0
   wait "${started_pid[$name]}" || rc=$?
@@ -77,9 +95,9 @@ step_start "CUDA locks (registry metadata)" python scripts/lock-venv.py --check
 # on systemd's back-off timers. The front half is CPU-bound; this lane waits on the registry, on
 # Debian's mirror and on timers, so running the two side by side costs each little.
 test_hosts_lane() {
-  started_pid=() started_at=()  # the main line's side steps are not this lane's to join
+  started_pid=() started_at=() in_lane=1  # the main line's side steps are not this lane's to join
   step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
-  [[ -n ${OPENCLAW_VLLM_TIER_NO_TEST_HOSTS:-} ]] && return 0
+  [[ ${OPENCLAW_VLLM_TIER_NO_TEST_HOSTS:-} == 1 ]] && return 0
   step "test host image" bash scripts/testhost-image.sh
   step "test host image (Debian 13)" env SUITE=trixie bash scripts/testhost-image.sh
   step "tiny AWQ model" python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
@@ -131,7 +149,7 @@ step_join "unit tests, ansible-core 2.20"
 step "publishing checks" bash scripts/publish-checks.sh
 step "docs site (antsibull-docs + Sphinx, -W)" bash scripts/docs.sh
 step_join "test hosts (wheelhouse, images, models, backoff scenario, fleet image)"
-if [[ -n ${OPENCLAW_VLLM_TIER_NO_TEST_HOSTS:-} ]]; then
+if [[ ${OPENCLAW_VLLM_TIER_NO_TEST_HOSTS:-} == 1 ]]; then
   echo "=== stopped before the test hosts (OPENCLAW_VLLM_TIER_NO_TEST_HOSTS), all green in ${SECONDS}s"
   exit 0
 fi

@@ -1,8 +1,9 @@
-"""site.yml through `ansible-runner run`, as AWX / Automation Platform runs a job: a private data
-directory holding the inventory and the job's environment, the project as the working directory
-(its ansible.cfg and collections/), job events and artifacts written to disk. Nothing else of the
-verifier's environment goes in. On the provisioned test host the job succeeds, changes nothing,
-and its events carry the three roles' own tasks."""
+"""site.yml through `ansible-runner run`, the engine AWX / Automation Platform drives its jobs with:
+a private data directory holding the inventory and the job's environment, the project as the
+working directory (its ansible.cfg and collections/), job events and artifacts written to disk.
+Nothing else of the verifier's environment goes in. On the provisioned test host the job succeeds,
+changes nothing, and its events carry the three roles' own tasks. (Not covered: a job inside a
+built execution environment, whose base image cannot be pulled here.)"""
 import glob
 import json
 import os
