@@ -157,9 +157,12 @@ fi
 # freshly created: destroy both first. The fleet has its own hosts and state (not shared).
 step "molecule destroy (leftovers)" molecule destroy --all --exclude fleet --exclude backoff
 step "molecule destroy (fleet leftovers)" molecule destroy -s fleet --no-shared-state
+# Three hosts: provisioned in batches of 1, idempotence, then the roll-out tests (tests/test_fleet.py).
+# Its own run: under `--all` the base config's shared_state would skip its create. It runs beside
+# the shared scenarios: both wait mostly on vLLM starts and timers (the two cores were about half
+# idle through the shared scenarios alone), and their hosts, ports and molecule state are apart.
+step_start "molecule fleet (three hosts)" molecule test -s fleet --no-shared-state
 step "molecule (default, faults, hf_source, normal_start, reclaim, unknown_holder)" \
   molecule test --all --exclude fleet --exclude backoff
-# Three hosts: provisioned in batches of 1, idempotence, then the roll-out tests (tests/test_fleet.py).
-# Its own step: under `--all` the base config's shared_state would skip its create.
-step "molecule fleet (three hosts)" molecule test -s fleet --no-shared-state
+step_join "molecule fleet (three hosts)"
 echo "=== all green in ${SECONDS}s"
