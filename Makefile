@@ -89,6 +89,7 @@ assets: venv
 # as scripts/test.sh runs them: the shared-host scenarios, then Debian 13 and the three-host fleet
 # on their own hosts
 molecule: venv testhost assets
+	bash scripts/test-ssh-key.sh
 	bash scripts/fleet-image.sh
 	molecule destroy --all --exclude fleet --exclude backoff  # a stale record of a created host would make create skip
 	molecule destroy -s fleet --no-shared-state

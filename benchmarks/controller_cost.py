@@ -9,8 +9,9 @@ CPU is the controller's process tree: ansible-playbook, its forks and the connec
 run. What the hosts do is not in it: their modules run in the containers, outside this tree. So
 the figure is what a fleet costs the machine that drives it, whatever the hosts' own speed; it
 moves far less with this machine's load than wall time does (the test hosts share its cores, so
-some contention remains in it). Over ssh, the ControlPersist master runs detached from this tree
-and its CPU is not counted. Reference, in the same process: one `ping` task on one host.
+some contention remains in it). Over ssh, the ControlPersist masters run detached from this tree
+(getrusage cannot see them): their CPU is read from /proc before and after each run and added.
+Reference, in the same process: one `ping` task on one host.
 
 The scale run gives each of --aliases inventory names an existing host's variables and address
 (alias-01 -> the first host, alias-02 -> the second, ...), so 30 names reach 3 hosts: status.yml
@@ -29,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import psutil
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 BIN = os.path.dirname(sys.executable)
@@ -49,16 +52,27 @@ def children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+def ssh_masters_cpu():
+    """{pid: CPU s} of the ssh ControlPersist masters alive now (`ssh: <control path> [mux]`)."""
+    masters = {}
+    for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        if proc.info["name"] == "ssh" and "[mux]" in " ".join(proc.info["cmdline"] or []):
+            masters[proc.pid] = proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return masters
+
+
 def playbook(inventory, book, *args):
     """(wall s, controller CPU s, completed process) of one ansible-playbook run."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
                ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_CONNECTION_PLUGINS=CONNECTION_PLUGINS)
     env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-    start, cpu = time.monotonic(), children_cpu()
+    start, cpu, masters = time.monotonic(), children_cpu(), ssh_masters_cpu()
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", inventory, book, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True)
-    return time.monotonic() - start, children_cpu() - cpu, proc
+    # Masters started by this run count whole; those it reused, what they spent during it.
+    cpu = children_cpu() - cpu + sum(spent - masters.get(pid, 0.0) for pid, spent in ssh_masters_cpu().items())
+    return time.monotonic() - start, cpu, proc
 
 
 def recap(output):

@@ -112,6 +112,8 @@ test_hosts_lane() {
   # that backs off. Its own host and state.
   step "molecule destroy (backoff leftovers)" molecule destroy -s backoff --no-shared-state
   step "molecule backoff (Debian 13)" molecule test -s backoff --no-shared-state
+  # The controller's key for the fleet's hosts, reached over ssh as a non-root admin.
+  step "ssh key for the test hosts" bash scripts/test-ssh-key.sh
   # The test host image with the vLLM venv built once (the vllm_venv role), for the three fleet hosts.
   step "fleet image" bash scripts/fleet-image.sh
 }

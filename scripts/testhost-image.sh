@@ -22,7 +22,7 @@ IMAGE=${IMAGE:-localhost/openclaw-testhost:${SUITE}}
 # Packages in the image (mmdebstrap --variant=minbase adds the Essential set).
 IMAGE_PACKAGES=(
   systemd systemd-sysv dbus libpam-systemd dbus-user-session
-  python3 python3-venv python3-apt python3-psutil sudo acl
+  python3 python3-venv python3-apt python3-psutil sudo acl openssh-server
   iproute2 procps ca-certificates curl
   libnuma1 libgomp1
 )
@@ -41,6 +41,13 @@ MASK_UNITS=(
 # (120 s): container stop and `loginctl disable-linger` hang. Cap it (a host where
 # fix_cgroup_events below applies no longer needs the cap; kept for the others).
 USER_MANAGER_DROPIN=$'[Service]\nTimeoutStopSec=3s'
+# Reached over ssh (the fleet scenario, as real fleets are): two admin accounts with sudo,
+# ocadmin without a password and ocpasswd with one it cannot give (sudo asks: the failure case).
+# Their keys: /etc/ssh/openclaw-test-keys/<user>, a directory the scenario mounts read-only
+# (scripts/test-ssh-key.sh makes it), so the image holds no key.
+ADMIN_USERS=(ocadmin ocpasswd)
+SUDOERS=$'ocadmin ALL=(ALL:ALL) NOPASSWD: ALL\nocpasswd ALL=(ALL:ALL) ALL'
+SSHD_DROPIN=$'AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/openclaw-test-keys/%u\nPasswordAuthentication no\nKbdInteractiveAuthentication no'
 # Bump when the build recipe below changes in a way the hash cannot see.
 RECIPE_VERSION=1
 HASH_LABEL=org.openclaw.testhost.recipe
@@ -166,6 +173,7 @@ recipe_hash=$(
     printf 'pkg %s\n' "${IMAGE_PACKAGES[@]}" | LC_ALL=C sort
     printf 'mask %s\n' "${MASK_UNITS[@]}" | LC_ALL=C sort
     printf 'user@ %s\n' "$USER_MANAGER_DROPIN"
+    printf 'admin %s\n' "${ADMIN_USERS[@]}" "$SUDOERS" "$SSHD_DROPIN"
     ((${#ca_files[@]})) && cat "${ca_files[@]}"
     true
   } | sha256sum | cut -c1-12
@@ -181,11 +189,21 @@ else
   tmp=$(mktemp -d /var/tmp/openclaw-testhost.XXXXXX)
   trap 'rm -rf "$tmp"' EXIT
   printf '%s\n' "$USER_MANAGER_DROPIN" >"$tmp/user-manager.conf"
+  printf '%s\n' "$SSHD_DROPIN" >"$tmp/sshd.conf"
+  printf '%s\n' "$SUDOERS" >"$tmp/sudoers"
   hooks=(
     --customize-hook='chroot "$1" systemctl mask --quiet '"${MASK_UNITS[*]}"
     --customize-hook='mkdir -p "$1/etc/systemd/system/user@.service.d"'
     --customize-hook="upload $tmp/user-manager.conf /etc/systemd/system/user@.service.d/90-openclaw-testhost.conf"
+    --customize-hook='mkdir -p "$1/etc/ssh/sshd_config.d" "$1/etc/sudoers.d"'
+    --customize-hook="upload $tmp/sshd.conf /etc/ssh/sshd_config.d/90-openclaw-testhost.conf"
+    --customize-hook="upload $tmp/sudoers /etc/sudoers.d/90-openclaw-testhost"
+    --customize-hook='chmod 0440 "$1/etc/sudoers.d/90-openclaw-testhost"'
   )
+  # A password field of '*': no password login, yet not locked (sshd refuses keys of a locked account).
+  for user in "${ADMIN_USERS[@]}"; do
+    hooks+=(--customize-hook="chroot \"\$1\" useradd --create-home --shell /bin/bash --password '*' $user")
+  done
   if ((${#ca_files[@]})); then
     mkdir -p "$tmp/ca"
     cp "${ca_files[@]}" "$tmp/ca/"

@@ -11,6 +11,7 @@ printed: what an operator needs.
 import functools
 import json
 import os
+import re
 import shlex
 import time
 
@@ -192,6 +193,20 @@ class TestHost:
         """(pid, args) of the service user's processes whose args match ``pattern`` (pgrep -f)."""
         out = self.run("pgrep -a -u %s -f %s" % (SERVICE_USER, shlex.quote(pattern))).stdout
         return [(int(line.split(" ", 1)[0]), line.split(" ", 1)[1]) for line in out.splitlines() if line.strip()]
+
+    def ssh_logins(self):
+        """The accounts whose key sshd accepted (its journal): who reached the host over ssh."""
+        sshd = self.run("journalctl --no-pager --output=cat _COMM=sshd").stdout
+        return set(re.findall(r"Accepted publickey for (\S+)", sshd))
+
+    def sudo_lines(self):
+        """sudo's journal lines ("ADMIN : PWD=... ; USER=WHOM ; COMMAND=..."): who became whom, running what."""
+        return self.run("journalctl --no-pager --output=cat _COMM=sudo").stdout.splitlines()
+
+    def became(self, admin):
+        """The accounts ADMIN became through sudo."""
+        return {match.group(1) for line in self.sudo_lines()
+                for match in [re.search(r"^\s*%s : .*USER=(\S+) ;" % re.escape(admin), line)] if match}
 
     def diagnostics(self):
         return "\n".join([

@@ -48,6 +48,10 @@ MODELS = {
 }
 FINGERPRINTED = ("model.safetensors", "config.json")  # v1/v2 differ in weights, v2/fault in config
 BEFORE = {}  # what the hosts looked like before the roll-out (test 0 fills it)
+SERVICE_USER = "vllm"  # vllm_service_user's default; the unit's owner, neither root nor the admin
+# A key no host accepts (scripts/test-ssh-key.sh), beside the admins' key.
+OTHER_KEY = os.path.join(os.path.dirname(os.environ.get("OPENCLAW_TEST_SSH_KEY", os.path.join(
+    PROJECT, ".cache/ssh/id_ed25519"))), "other_ed25519")
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +102,12 @@ def answers(host):
     return reply
 
 
-def playbook(name, *args, timeout=2400):
-    """ansible-playbook NAME from the project root, with molecule's inventory and environment."""
+def playbook(name, *args, timeout=2400, env=None):
+    """ansible-playbook NAME from the project root, with molecule's inventory and environment
+    (and ENV's variables over it)."""
     cmd = [ANSIBLE_PLAYBOOK, "-i", os.path.join(EPHEMERAL, "inventory"), os.path.join(PROJECT, name), *args]
     # Plain text to parse: molecule's environment forces colours.
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", **(env or {}))
     started = time.monotonic()
     result = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout)
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
@@ -120,9 +125,9 @@ def fatal_sections(output):
     return sections
 
 
-def status_json(tmp_path_factory, *args):
+def status_json(tmp_path_factory, *args, env=None):
     path = str(tmp_path_factory.mktemp("status") / "status.json")
-    rc, output = playbook("status.yml", "-e", "openclaw_status_json=" + path, *args, timeout=600)
+    rc, output = playbook("status.yml", "-e", "openclaw_status_json=" + path, *args, timeout=600, env=env)
     assert os.path.isfile(path), "status.yml wrote no JSON (rc=%d)" % rc
     with open(path, encoding="utf-8") as handle:
         return rc, output, json.load(handle)
@@ -161,6 +166,29 @@ def test_all_three_hosts_serve_v1_from_the_image_build(fleet):
     load = fleet[H1].run("cat /proc/loadavg").stdout.strip()
     mem = fleet[H1].run("free -m | sed -n 2p").stdout.split()
     print("three vLLMs idle: loadavg %s, memory used %s MiB of %s MiB" % (load, mem[2], mem[1]))
+
+
+def test_0b_reached_over_ssh_as_a_non_root_admin_with_sudo(fleet):
+    """Every host was provisioned over ssh as ocadmin with its key (not as root, not through
+    podman), and became root and the service user through sudo (molecule/shared/vars/ssh.yml)."""
+    for name, host in fleet.items():
+        assert host.ssh_logins() == {"ocadmin"}, name
+        assert host.became("ocadmin") == {"root", SERVICE_USER}, (name, host.sudo_lines()[-5:])
+
+
+def test_0c_with_pipelining_off_a_rerun_changes_nothing(fleet):
+    """Pipelining off (ansible.cfg ships it on): each module is a file in the admin's temporary
+    directory, and become to the unprivileged service user reads it through a POSIX ACL (setfacl,
+    which vllm_service installs: vllm_service_become_packages)."""
+    host = fleet[H3]
+    before = len(host.sudo_lines())
+    rc, output = playbook("site.yml", "--limit", H3, env={"ANSIBLE_PIPELINING": "False"}, timeout=900)
+    assert rc == 0, output[-3000:]
+    assert re.search(r"%s\s*:\s*ok=\d+\s+changed=0\s+unreachable=0\s+failed=0" % re.escape(H3), output), output[-2000:]
+    # Not pipelined: the service user ran module files from the admin's temporary directory.
+    ran = [line for line in host.sudo_lines()[before:] if "USER=%s ;" % SERVICE_USER in line]
+    assert ran and all("AnsiballZ_" in line for line in ran), ran[:3]
+    assert host.run("command -v setfacl").rc == 0
 
 
 # --- a. roll out v2 with serial 1: canary ok, host 2 rolls back, host 3 untouched --------------
@@ -302,3 +330,35 @@ def test_d_status_with_host3_stopped(fleet, tmp_path_factory):
         assert rows[name]["reachable"] is True and row_healthy(rows[name]) is True, (name, rows[name])
     # The report was made: exit 0, and the unreachable host is a row (playbooks/status.yml).
     assert rc == 0, output[-3000:]
+
+
+# --- e. how ssh and sudo fail: a clear line naming the host and why, no traceback -------------
+# (on host 1; ansible_ssh_retries=0: a refused key is not worth retrying)
+
+def test_e_a_refused_key_is_an_unreachable_row_and_a_failed_run_naming_it(fleet, tmp_path_factory):
+    pid = serving(fleet[H1])["pid"]
+    wrong = ["--limit", H1, "-e", "ansible_ssh_private_key_file=" + OTHER_KEY, "-e", "ansible_ssh_retries=0"]
+    # New ssh masters: one the earlier runs left (ControlPersist) would carry on without the key.
+    fresh = {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path_factory.mktemp("cp"))}
+    rc, output, doc = status_json(tmp_path_factory, *wrong, env=fresh)
+    row = doc["hosts"][H1]
+    assert rc == 0 and row["reachable"] is False and "Permission denied (publickey" in row["error"], row
+    assert re.search(r"%s.*unreachable.*Permission denied" % re.escape(H1), output), output[-3000:]
+    rc, output = playbook("site.yml", *wrong, timeout=600, env=fresh)
+    assert rc != 0 and "Traceback" not in output, output[-3000:]
+    # (one line: the YAML callback folds long messages)
+    assert re.search(r"fatal: \[%s\]: UNREACHABLE!.*Permission denied \(publickey" % re.escape(H1), " ".join(output.split())), output[-3000:]
+    assert serving(fleet[H1])["pid"] == pid, "an unreachable run touches nothing"
+
+
+def test_e2_sudo_that_asks_a_password_fails_naming_it(fleet, tmp_path_factory):
+    pid = serving(fleet[H1])["pid"]
+    # ocpasswd may sudo, with a password the run does not have (no ansible_become_password).
+    asks = ["--limit", H1, "-e", "ansible_user=ocpasswd"]
+    rc, output = playbook("site.yml", *asks, timeout=600)
+    assert rc != 0 and "Traceback" not in output, output[-3000:]
+    assert re.search(r"fatal: \[%s\]: FAILED!.*Missing sudo password" % re.escape(H1), " ".join(output.split())), output[-3000:]
+    rc, output, doc = status_json(tmp_path_factory, *asks)
+    row = doc["hosts"][H1]
+    assert rc == 0 and row["reachable"] is True and "Missing sudo password" in (row["error"] or ""), row
+    assert serving(fleet[H1])["pid"] == pid

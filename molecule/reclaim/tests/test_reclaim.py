@@ -45,3 +45,10 @@ def test_unit_is_active_and_healthy(testhost, reclaim):
 def test_completion_works(testhost, reclaim):
     reply = testhost.chat("Are you back?")
     assert reply["usage"]["completion_tokens"] > 0
+
+
+def test_converged_over_ssh_as_a_non_root_admin_with_sudo(testhost):
+    """converge.yml went over ssh as ocadmin (molecule/shared/vars/ssh.yml), who became root and the
+    service user through sudo: the seed's reclaim case on a host reached as real fleets are."""
+    assert testhost.ssh_logins() == {"ocadmin"}
+    assert testhost.became("ocadmin") == {"root", "vllm"}, testhost.sudo_lines()[-5:]

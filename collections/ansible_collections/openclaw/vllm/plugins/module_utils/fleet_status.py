@@ -40,13 +40,12 @@ def host_entry(result):
     if not isinstance(result, dict) or not result:
         return {"reachable": False, "error": "no status gathered (the host did not run the status task)"}
     if result.get("unreachable"):
-        msg = _one_line(result.get("msg") or "unreachable")
-        return {"reachable": False, "error": msg[len("Task failed: "):] if msg.startswith("Task failed: ") else msg}
+        return {"reachable": False, "error": _why(result.get("msg") or "unreachable")}
     if result.get("skipped"):
         return {"reachable": True, "error": "skipped: %s" % _one_line(result.get("skip_reason") or "")}
     if "healthy" not in result:  # the module failed (bad service config, no psutil, become failed)
-        return {"reachable": True, "error": _one_line(result.get("msg") or result.get("module_stderr")
-                                                      or "the status module gave no facts")}
+        return {"reachable": True, "error": _why(result.get("msg") or result.get("module_stderr")
+                                                 or "the status module gave no facts")}
     entry = {"reachable": True, "error": None}
     for key in vllm_status.FACT_KEYS:
         entry[key] = result.get(key)
@@ -58,6 +57,12 @@ def document(results, generated=None):
     if generated is None:
         generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return {"generated": generated, "hosts": {host: host_entry(result) for host, result in results.items()}}
+
+
+def _why(msg):
+    """A failure's reason on one line, without the "Task failed: " that ansible-core 2.19 puts first."""
+    line = _one_line(msg)
+    return line[len("Task failed: "):] if line.startswith("Task failed: ") else line
 
 
 def _one_line(text):
