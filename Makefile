@@ -86,8 +86,8 @@ assets: venv
 	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2 --seed 1
 	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2-fault --seed 1 --fault-intermediate-size 512
 
-# as scripts/test.sh runs them: the shared-host scenarios, then Debian 13 and the three-host fleet
-# on their own hosts
+# the scenarios scripts/test.sh runs (the tier runs backoff and the fleet beside the others): the
+# shared-host scenarios, then Debian 13 and the three-host fleet on their own hosts
 molecule: venv testhost assets
 	bash scripts/test-ssh-key.sh
 	bash scripts/fleet-image.sh

@@ -53,10 +53,13 @@ def children_cpu():
 
 
 def ssh_masters_cpu():
-    """{pid: CPU s} of the ssh ControlPersist masters alive now (`ssh: <control path> [mux]`)."""
+    """{pid: CPU s} of Ansible's ssh ControlPersist masters alive now (`ssh: <control path> [mux]`,
+    the control path in ANSIBLE_SSH_CONTROL_PATH_DIR, default ~/.ansible/cp)."""
+    directory = os.path.expanduser(os.environ.get("ANSIBLE_SSH_CONTROL_PATH_DIR", "~/.ansible/cp"))
     masters = {}
     for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
-        if proc.info["name"] == "ssh" and "[mux]" in " ".join(proc.info["cmdline"] or []):
+        title = " ".join(proc.info["cmdline"] or [])
+        if proc.info["name"] == "ssh" and title.endswith("[mux]") and directory in title:
             masters[proc.pid] = proc.info["cpu_times"].user + proc.info["cpu_times"].system
     return masters
 
@@ -120,8 +123,7 @@ def settings():
 
 def report(label, hosts, wall, cpu, proc, reference, forks, expect_changed=0):
     rows = recap(proc.stdout)
-    # localhost: status.yml writes the fleet's JSON there (changed=1 every run, by design)
-    changed = sum(row.get("changed", 0) for host, row in rows.items() if host != "localhost")
+    changed = sum(row.get("changed", 0) for row in rows.values())
     bad = {h: r for h, r in rows.items() if r.get("failed") or r.get("unreachable")}
     state = "ok" if proc.returncode == 0 and not bad else "FAILED rc=%d %s" % (proc.returncode, bad)
     if expect_changed is not None and changed != expect_changed:
@@ -161,7 +163,10 @@ def main():
                                    ("status.yml", "status.yml", [])):
             for limit, count in ((["--limit", first], 1), ([], hosts)):
                 wall, cpu, proc = playbook(args.inventory, book, *limit, *extra)
-                per_host[(label, count)] = report(label, count, wall, cpu, proc, reference, forks)
+                # status.yml rewrites its JSON every run, a task delegated to localhost that the recap
+                # counts as a change of the first host.
+                per_host[(label, count)] = report(label, count, wall, cpu, proc, reference, forks,
+                                                  expect_changed=0 if book == "site.yml" else None)
         for label in ("site.yml, nothing new", "status.yml"):
             print("%-38s per-host CPU, %d hosts / 1 host: %.2fx" % (
                 label, hosts, per_host[(label, hosts)] / per_host[(label, 1)]))

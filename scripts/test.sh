@@ -13,18 +13,22 @@ export OPENCLAW_VLLM_FULL_TIER=1
 # container that cannot run test hosts): the test hosts' lane makes the wheelhouse only, and the
 # tier stops, green, where the molecule scenarios would begin.
 declare -A started_at started_pid
+# The one place UNTIL is read: step and step_start (the main line's side steps) both stop there.
+stop_if_until() {
+  local name=$1
+  [[ $name == "${OPENCLAW_VLLM_TIER_UNTIL:-}" ]] || return 0
+  if [[ -n ${in_lane:-} ]]; then
+    echo "=== OPENCLAW_VLLM_TIER_UNTIL names '$name', a step of the test hosts' lane: name a step of the main line, or set OPENCLAW_VLLM_TIER_NO_TEST_HOSTS=1"
+    exit 2
+  fi
+  for started in "${!started_pid[@]}"; do step_join "$started"; done
+  echo "=== stopped before '$name' (OPENCLAW_VLLM_TIER_UNTIL), all green in ${SECONDS}s"
+  exit 0
+}
 step() {
   local name=$1
   shift
-  if [[ $name == "${OPENCLAW_VLLM_TIER_UNTIL:-}" ]]; then
-    if [[ -n ${in_lane:-} ]]; then
-      echo "=== OPENCLAW_VLLM_TIER_UNTIL names '$name', a step of the test hosts' lane: name a step of the main line, or set OPENCLAW_VLLM_TIER_NO_TEST_HOSTS=1"
-      exit 2
-    fi
-    for started in "${!started_pid[@]}"; do step_join "$started"; done
-    echo "=== stopped before '$name' (OPENCLAW_VLLM_TIER_UNTIL), all green in ${SECONDS}s"
-    exit 0
-  fi
+  stop_if_until "$name"
   local start=$SECONDS rc=0 log
   log=$(step_log "$name")
   echo "=== $name"
@@ -55,6 +59,7 @@ step_failed() {
 step_start() {
   local name=$1
   shift
+  stop_if_until "$name"
   echo "=== $name (started beside the next steps)"
   started_at[$name]=$SECONDS
   "$@" >"$(step_log "$name")" 2>&1 &

@@ -22,7 +22,7 @@ IMAGE=${IMAGE:-localhost/openclaw-testhost:${SUITE}}
 # Packages in the image (mmdebstrap --variant=minbase adds the Essential set).
 IMAGE_PACKAGES=(
   systemd systemd-sysv dbus libpam-systemd dbus-user-session
-  python3 python3-venv python3-apt python3-psutil sudo acl openssh-server
+  python3 python3-venv python3-apt python3-psutil sudo openssh-server
   iproute2 procps ca-certificates curl
   libnuma1 libgomp1
 )
@@ -41,7 +41,8 @@ MASK_UNITS=(
 # (120 s): container stop and `loginctl disable-linger` hang. Cap it (a host where
 # fix_cgroup_events below applies no longer needs the cap; kept for the others).
 USER_MANAGER_DROPIN=$'[Service]\nTimeoutStopSec=3s'
-# Reached over ssh (the fleet scenario, as real fleets are): two admin accounts with sudo,
+# No acl: vllm_service installs it (setfacl, for become with pipelining off), and the fleet scenario
+# checks that it did. Reached over ssh (the fleet scenario, as real fleets are): two admin accounts with sudo,
 # ocadmin without a password and ocpasswd with one it cannot give (sudo asks: the failure case).
 # Their keys: /etc/ssh/openclaw-test-keys/<user>, a directory the scenario mounts read-only
 # (scripts/test-ssh-key.sh makes it), so the image holds no key.

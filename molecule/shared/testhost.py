@@ -206,7 +206,7 @@ class TestHost:
     def became(self, admin):
         """The accounts ADMIN became through sudo."""
         return {match.group(1) for line in self.sudo_lines()
-                for match in [re.search(r"^\s*%s : .*USER=(\S+) ;" % re.escape(admin), line)] if match}
+                for match in [re.search(r"^\s*%s : .*?USER=(\S+) ;" % re.escape(admin), line)] if match}
 
     def diagnostics(self):
         return "\n".join([
