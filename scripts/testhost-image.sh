@@ -41,10 +41,11 @@ MASK_UNITS=(
 # (120 s): container stop and `loginctl disable-linger` hang. Cap it (a host where
 # fix_cgroup_events below applies no longer needs the cap; kept for the others).
 USER_MANAGER_DROPIN=$'[Service]\nTimeoutStopSec=3s'
-# No acl: vllm_service installs it (setfacl, for become with pipelining off), and the fleet scenario
-# checks that it did. Reached over ssh (the fleet scenario, as real fleets are): two admin accounts with sudo,
-# ocadmin without a password and ocpasswd with one it cannot give (sudo asks: the failure case).
-# Their keys: /etc/ssh/openclaw-test-keys/<user>, a directory the scenario mounts read-only
+# No acl: vllm_service installs it (setfacl, for become with pipelining off), and the fleet
+# scenario checks that it did.
+# Reached over ssh (the fleet scenario and reclaim, as real fleets are): two admin accounts with
+# sudo, ocadmin without a password and ocpasswd with one it cannot give (sudo asks: the failure
+# case). Their keys: /etc/ssh/openclaw-test-keys/<user>, a directory the scenarios mount read-only
 # (scripts/test-ssh-key.sh makes it), so the image holds no key.
 ADMIN_USERS=(ocadmin ocpasswd)
 SUDOERS=$'ocadmin ALL=(ALL:ALL) NOPASSWD: ALL\nocpasswd ALL=(ALL:ALL) ALL'

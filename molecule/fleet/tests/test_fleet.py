@@ -28,10 +28,11 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
-from testhost import connect
+from testhost import connect, wait_for
 
 HOSTS = os.environ.get("OPENCLAW_FLEET_HOSTS", "openclaw-fleet-1 openclaw-fleet-2 openclaw-fleet-3").split()
 H1, H2, H3 = HOSTS
@@ -102,19 +103,32 @@ def answers(host):
     return reply
 
 
-def playbook(name, *args, timeout=2400, env=None):
+def playbook(name, *args, timeout=2400, env=None, meanwhile=None):
     """ansible-playbook NAME from the project root, with molecule's inventory and environment
-    (and ENV's variables over it)."""
+    (and ENV's variables over it). MEANWHILE, if given, is called while it runs (a fault to
+    inject); the run is killed should MEANWHILE raise or the run outlast TIMEOUT."""
     cmd = [ANSIBLE_PLAYBOOK, "-i", os.path.join(EPHEMERAL, "inventory"), os.path.join(PROJECT, name), *args]
     # Plain text to parse: molecule's environment forces colours.
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", **(env or {}))
     started = time.monotonic()
-    result = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout)
-    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+    # Files, not pipes: a run that writes while MEANWHILE waits must not stall on a full pipe.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=PROJECT, env=env, stdout=out, stderr=err, text=True)
+        try:
+            if meanwhile:
+                meanwhile()
+            returncode = proc.wait(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        output = re.sub(r"\x1b\[[0-9;]*m", "", out.read() + err.read())
     recap = output[output.rfind("PLAY RECAP"):] if "PLAY RECAP" in output else output[-3000:]
     failures = "".join(text[:3000] for text in fatal_sections(output).values())
-    print("$ %s\n(rc=%d, %.0f s)\n%s\n%s" % (" ".join(cmd), result.returncode, time.monotonic() - started, failures, recap))
-    return result.returncode, output
+    print("$ %s\n(rc=%d, %.0f s)\n%s\n%s" % (" ".join(cmd), returncode, time.monotonic() - started, failures, recap))
+    return returncode, output
 
 
 def fatal_sections(output):
@@ -316,6 +330,41 @@ def test_c2_a_squatted_canary_fails_naming_the_holder_others_untouched(fleet, tm
     now = serving(fleet[H1])
     assert now and now["version"] == "v1", now
     answers(fleet[H1])
+
+
+# --- c3. a canary whose ssh drops in the middle of its switch ----------------------------------
+
+def test_c3_a_host_that_drops_mid_switch_is_named_and_rolls_back_on_demand(fleet, tmp_path_factory):
+    """Host 1's sshd goes away (listener stopped, sessions killed) once its switch has restarted
+    the unit on v2: Ansible can run neither the gate nor a rollback there (rescue does not run for
+    an unreachable host). The run fails naming host 1 unreachable and status.yml says so; once ssh
+    is back, status shows what host 1 serves and rollback.yml returns it to v1."""
+    host = fleet[H1]
+    assert serving(host)["version"] == "v1"
+
+    def drop_once_switched():
+        assert wait_for(lambda: (serving(host) or {}).get("version") == "v2", timeout=600), "host 1 never switched"
+        host.run("systemctl stop ssh.service && pkill -KILL -f '^sshd: ocadmin'")
+
+    # New ssh masters, so that the run and status.yml meet the dropped sshd, not a live master.
+    fresh = {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path_factory.mktemp("cp"))}
+    no_retries = ["--limit", H1, "-e", "ansible_ssh_retries=0"]
+    try:
+        rc, output = playbook("site.yml", *no_retries, "-e", "fleet_model_version=v2", env=fresh,
+                              meanwhile=drop_once_switched, timeout=900)
+        assert rc != 0 and "Traceback" not in output, output[-3000:]
+        assert re.search(r"^fatal: \[%s\]: UNREACHABLE!" % re.escape(H1), output, re.M), output[-3000:]
+        status_rc, _, doc = status_json(tmp_path_factory, *no_retries, env=fresh)
+        assert status_rc == 0 and doc["hosts"][H1]["reachable"] is False, doc["hosts"][H1]
+    finally:
+        host.run("systemctl start ssh.service")
+    status_rc, _, doc = status_json(tmp_path_factory, "--limit", H1)
+    assert status_rc == 0 and row_version(doc["hosts"][H1]) == serving(host)["model"].rsplit("/", 1)[1], doc["hosts"][H1]
+    rc, output = playbook("rollback.yml", "--limit", H1)
+    assert rc == 0, output[-4000:]
+    now = serving(host)
+    assert now and now["version"] == "v1", now
+    answers(host)
 
 
 # --- d. a stopped host is a row that says so; the others still report -------------------------
