@@ -82,6 +82,7 @@ testhost-bookworm:
 
 assets: venv
 	bash scripts/build-wheelhouse.sh .cache/wheelhouse
+	bash scripts/build-test-wheels.sh .cache/wheelhouse
 	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model
 	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2 --seed 1
 	python scripts/make-tiny-awq-model.py .cache/tiny-awq-model-v2-fault --seed 1 --fault-intermediate-size 512

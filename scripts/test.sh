@@ -102,6 +102,8 @@ step_start "CUDA locks (registry metadata)" python scripts/lock-venv.py --check
 test_hosts_lane() {
   started_pid=() started_at=() in_lane=1  # the main line's side steps are not this lane's to join
   step "vLLM CPU wheelhouse" bash scripts/build-wheelhouse.sh .cache/wheelhouse
+  # The test aids the hosts install beside vLLM (tests/aids: the AWQ kernel for CPUs without AVX-512).
+  step "test aids (wheels)" bash scripts/build-test-wheels.sh .cache/wheelhouse
   [[ ${OPENCLAW_VLLM_TIER_NO_TEST_HOSTS:-} == 1 ]] && return 0
   step "test host image" bash scripts/testhost-image.sh
   step "test host image (Debian 13)" env SUITE=trixie bash scripts/testhost-image.sh

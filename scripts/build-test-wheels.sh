@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test aids the test hosts install from their wheelhouse (tests/aids/*: each a small Python
+# project), built as wheels into DIR. Rebuilt only when an aid's source changes or its wheel is
+# gone (scripts/build-wheelhouse.sh drops wheels its lock does not name when it rebuilds).
+#   bash scripts/build-test-wheels.sh .cache/wheelhouse
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
+DIR=$1
+PYTHON=${PYTHON:-.venv/bin/python}
+mkdir -p "$DIR"
+for src in tests/aids/*/; do
+  name=$(basename "$src")
+  stamp="$DIR/.test-aid-$name"
+  hash=$(find "$src" -type f \( -name '*.py' -o -name pyproject.toml \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  if [[ -f $stamp ]] && read -r built wheel <"$stamp" && [[ $built == "$hash" && -f $DIR/$wheel ]]; then
+    echo "test aid $name: $wheel is current"
+    continue
+  fi
+  # From a copy: setuptools writes build/ and *.egg-info beside the sources.
+  work=$(mktemp -d)
+  cp -r "$src" "$work/src"
+  "$PYTHON" -m build --wheel --outdir "$work/dist" "$work/src" >"$work/build.log" 2>&1 ||
+    { cat "$work/build.log" >&2; echo "building the test aid $src failed" >&2; exit 1; }
+  wheel=$(basename "$(ls "$work"/dist/*.whl)")
+  cp "$work/dist/$wheel" "$DIR/"
+  rm -rf "$work"
+  echo "$hash $wheel" >"$stamp"
+  echo "test aid $name: built $wheel"
+done
