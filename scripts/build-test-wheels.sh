@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 DIR=$1
 PYTHON=${PYTHON:-.venv/bin/python}
 mkdir -p "$DIR"
+# One scratch directory for every aid, removed however the script ends.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 for src in tests/aids/*/; do
   name=$(basename "$src")
   stamp="$DIR/.test-aid-$name"
@@ -18,13 +21,12 @@ for src in tests/aids/*/; do
     continue
   fi
   # From a copy: setuptools writes build/ and *.egg-info beside the sources.
-  work=$(mktemp -d)
-  cp -r "$src" "$work/src"
-  "$PYTHON" -m build --wheel --outdir "$work/dist" "$work/src" >"$work/build.log" 2>&1 ||
-    { cat "$work/build.log" >&2; echo "building the test aid $src failed" >&2; exit 1; }
-  wheel=$(basename "$(ls "$work"/dist/*.whl)")
-  cp "$work/dist/$wheel" "$DIR/"
-  rm -rf "$work"
+  aid="$work/$name"
+  cp -r "$src" "$aid"
+  "$PYTHON" -m build --wheel --outdir "$aid/dist" "$aid" >"$aid/build.log" 2>&1 ||
+    { cat "$aid/build.log" >&2; echo "building the test aid $src failed" >&2; exit 1; }
+  wheel=$(basename "$(ls "$aid"/dist/*.whl)")
+  cp "$aid/dist/$wheel" "$DIR/"
   echo "$hash $wheel" >"$stamp"
   echo "test aid $name: built $wheel"
 done
