@@ -11,7 +11,7 @@
 # temporary container removed.
 #
 # Idempotent: the image carries a label with a hash of what shapes the build (the base image,
-# the wheelhouse's stamp and pins, and the build directory name the role computes from its pins,
+# the wheelhouse's stamp and pins, the test aids' stamps, and the build directory name the role computes from its pins,
 # also a label, org.openclaw.fleet.build); when it matches, nothing is done. Holds
 # /tmp/molecule.lock while it creates containers (others run molecule scenarios on this
 # machine), unless OPENCLAW_MOLECULE_LOCK_HELD=1 (the caller holds it).
@@ -75,6 +75,9 @@ inputs=$(
   {
     echo "v$RECIPE_VERSION base=$base_id build=${want_build:-unknown}"
     cat "$WHEELHOUSE/.wheelhouse-stamp" "$WHEELHOUSE/requirements-nodeps.txt"
+    # The test aids' wheels (scripts/build-test-wheels.sh): a changed aid keeps its package name,
+    # so the build id alone would not see it.
+    cat "$WHEELHOUSE"/.test-aid-* 2>/dev/null || true
     if [[ -z $want_build ]]; then
       find "$ROLE_DIR"/tasks "$ROLE_DIR"/vars "$ROLE_DIR"/defaults "$GROUP_VARS"/ -type f -print0 |
         LC_ALL=C sort -z | xargs -0 sha256sum
