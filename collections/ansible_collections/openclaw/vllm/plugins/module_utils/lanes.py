@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright: openclaw.vllm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a host's list of lanes means: several vLLM instances on one host, each the owner of its
+own port, unit, environment file, model and share of its GPUs' memory.
+
+The one home of the lane rules, read on the controller (through the lanes filter):
+- a lane's fields and their defaults: a field a lane leaves out takes the single-lane value the
+  role has today (vllm_service_port, ..._gpus, ...), so no list at all is one lane, ``default``;
+- the default lane keeps today's unit and files (openclaw-vllm.service, ~/.config/openclaw-vllm/env),
+  so a host provisioned before lanes upgrades in place; lane ``chat`` is openclaw-vllm-chat.service;
+- the checks, all of them at once, each naming the lane and the field;
+- the GPU budget: the lanes present on one GPU must fit in it together. A lane's budget is vLLM's
+  --gpu-memory-utilization, the share of each of its GPUs' memory it may take; a lane with no GPUs
+  listed uses all of them, so it shares every GPU with every other lane.
+"""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_LANE = "default"
+UNIT_PREFIX = "openclaw-vllm"
+STATES = ("present", "absent")
+# Lane names go into unit and file names: systemd's and the shell's safe subset, short.
+NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+FIELDS = ("name", "port", "model", "gpus", "gpu_memory_utilization", "served_model_name", "extra_args",
+          "state")
+# Summed budgets are compared with this slack: 0.45 + 0.55 is 1.0000000000000002 in floats.
+EPSILON = 1e-9
+
+
+class LaneError(ValueError):
+    """The lane list cannot be served; ``problems`` lists every reason, each naming its lane."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def unit_name(name):
+    """The lane's systemd user unit: the default lane keeps the unit of a host without lanes."""
+    return "%s.service" % _stem(name)
+
+
+def env_file_name(name):
+    """The lane's environment file (0600, the API key) in ~/.config/openclaw-vllm."""
+    return "env" if name == DEFAULT_LANE else "%s.env" % name
+
+
+def _stem(name):
+    return UNIT_PREFIX if name == DEFAULT_LANE else "%s-%s" % (UNIT_PREFIX, name)
+
+
+def lanes(spec, defaults, gpu_budget=True):
+    """The lanes of ``spec`` (a list of mappings, or None/[] for the one default lane) with every
+    field filled from ``defaults`` (a mapping of FIELDS but name), plus their ``unit`` and
+    ``env_file``. ``gpu_budget``: check that the lanes sharing a GPU fit in it (not on CPU hosts).
+    Raises LaneError with every problem found."""
+    if spec is None or spec == []:
+        spec = [{"name": DEFAULT_LANE}]
+    if not isinstance(spec, list):
+        raise LaneError(["the lanes are %s, expected a list of mappings" % type(spec).__name__])
+    problems, result = [], []
+    for index, entry in enumerate(spec):
+        lane = _lane(index, entry, defaults, problems)
+        if lane is not None:
+            result.append(lane)
+    _unique(result, "name", problems, lambda lane: True)
+    _unique(result, "port", problems, lambda lane: lane["state"] == "present")
+    if gpu_budget:
+        problems.extend(over_committed(result))
+    if problems:
+        raise LaneError(problems)
+    return result
+
+
+def _lane(index, entry, defaults, problems):
+    if not isinstance(entry, dict):
+        problems.append("lane %d is %s, expected a mapping" % (index + 1, type(entry).__name__))
+        return None
+    name = entry.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        problems.append("lane %d: name %r, expected lowercase letters, digits and inner dashes (at most 32)"
+                        % (index + 1, name))
+        return None
+    who = "lane '%s'" % name
+    unknown = sorted(set(entry) - set(FIELDS))
+    if unknown:
+        problems.append("%s: unknown field %s (expected %s)" % (who, ", ".join(unknown), ", ".join(FIELDS)))
+    lane = dict(defaults)
+    lane.update(entry)
+    before = len(problems)
+    lane["port"] = _port(who, lane.get("port"), problems)
+    lane["gpus"] = _gpus(who, lane.get("gpus"), problems)
+    lane["gpu_memory_utilization"] = _share(who, lane.get("gpu_memory_utilization"), problems)
+    for field in ("model", "served_model_name"):
+        if not isinstance(lane.get(field), str) or not lane[field].strip():
+            problems.append("%s: %s is %r, expected a non-empty string" % (who, field, lane.get(field)))
+    extra = lane.get("extra_args")
+    if not isinstance(extra, list) or not all(isinstance(arg, (str, int, float)) for arg in extra):
+        problems.append("%s: extra_args is %r, expected a list of strings" % (who, extra))
+    else:
+        lane["extra_args"] = [str(arg) for arg in extra]
+    lane.setdefault("state", "present")
+    if lane["state"] not in STATES:
+        problems.append("%s: state is %r, expected %s" % (who, lane["state"], " or ".join(STATES)))
+    if len(problems) > before:
+        return None
+    lane["unit"] = unit_name(name)
+    lane["env_file"] = env_file_name(name)
+    return lane
+
+
+def _port(who, value, problems):
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
+        problems.append("%s: port is %r, expected an integer in 1..65535" % (who, value))
+        return value
+    return int(text)
+
+
+def _gpus(who, value, problems):
+    """Indexes (nvidia-smi's, PCI bus order) or UUIDs, as strings; [] is all of the host's GPUs."""
+    if not isinstance(value, list) or not all(isinstance(gpu, (str, int)) and not isinstance(gpu, bool)
+                                              for gpu in value):
+        problems.append("%s: gpus is %r, expected a list of GPU indexes or UUIDs" % (who, value))
+        return value
+    gpus = [str(gpu).strip() for gpu in value]
+    if any(not gpu for gpu in gpus) or len(set(gpus)) != len(gpus):
+        problems.append("%s: gpus is %r, expected distinct, non-empty GPU indexes or UUIDs" % (who, value))
+    return gpus
+
+
+def _share(who, value, problems):
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = None
+    if isinstance(value, bool) or share is None or not 0 < share <= 1:
+        problems.append("%s: gpu_memory_utilization is %r, expected a share of each GPU's memory in (0, 1]"
+                        % (who, value))
+        return value
+    return share
+
+
+def _unique(result, field, problems, counts):
+    seen = {}
+    for lane in result:
+        if counts(lane):
+            seen.setdefault(lane[field], []).append(lane["name"])
+    for value, names in seen.items():
+        if len(names) > 1 and field == "name":
+            problems.append("lane '%s' is listed %d times (each lane needs its own name)" % (value, len(names)))
+        elif len(names) > 1:
+            problems.append("lanes %s: the same %s %s (each lane needs its own)"
+                            % (" and ".join("'%s'" % name for name in names), field, value))
+
+
+def over_committed(result):
+    """One problem per GPU whose present lanes' budgets add up to more than all of its memory.
+    A lane with no GPUs listed takes its share on every GPU: it is added to each listed GPU, and
+    the lanes with no GPUs listed are checked together as well."""
+    present = [lane for lane in result if lane["state"] == "present"]
+    everywhere = [lane for lane in present if not lane["gpus"]]
+    gpus = sorted({gpu for lane in present for gpu in lane["gpus"]}, key=_gpu_order)
+    groups = [("GPU %s" % gpu, [lane for lane in present if gpu in lane["gpus"]] + everywhere) for gpu in gpus]
+    if everywhere:
+        groups.append(("every GPU", everywhere))
+    problems = []
+    for what, sharing in groups:
+        total = sum(lane["gpu_memory_utilization"] for lane in sharing)
+        if len(sharing) > 1 and total > 1 + EPSILON:
+            problems.append("%s is over-committed: %s = %.2f of its memory, more than all of it (1.00); "
+                            "lower their gpu_memory_utilization or give them other GPUs"
+                            % (what, " + ".join("lane '%s' %.2f" % (lane["name"], lane["gpu_memory_utilization"])
+                                                for lane in sharing), total))
+    return problems
+
+
+def _gpu_order(gpu):
+    return (0, int(gpu), "") if gpu.isdigit() else (1, 0, gpu)
