@@ -3,12 +3,14 @@ bad input fails in preflight naming the variable, and a failure never touches wh
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import pytest
 
-from helpers.ansible_runs import run_role
-from helpers.models import model_vars, url_vars
+from helpers.ansible_runs import ansible_env, run_role
+from helpers.models import model_vars, url_vars, variant
+from helpers.paths import ANSIBLE_PLAYBOOK, ROOT
 
 
 pytestmark = [
@@ -57,6 +59,33 @@ def test_wrong_sha256_fails_naming_the_file(tiny_model, tmp_path):
     assert rc != 0
     assert "model.safetensors: sha256 mismatch, expected %s" % ("f" * 64) in failed[-1]["msg"]
     assert not (tmp_path / "models" / "tiny").exists()
+
+
+def test_hosts_of_one_batch_each_list_their_own_local_model(tiny_model, tmp_path):
+    """A local model's identity is read per host: in one batch (a roll-out's stage play runs
+    every host at once), a host whose inventory names another directory gets that model's
+    version, named as a run on that host alone names it (not the first host's listing)."""
+    sources = {"h1": variant(tiny_model, tmp_path, "one"), "h2": variant(tiny_model, tmp_path, "two")}
+    (tmp_path / "host_vars").mkdir()
+    for host, source in sources.items():
+        (tmp_path / "host_vars" / (host + ".yml")).write_text(json.dumps(
+            model_vars(tmp_path / host, source, ansible_connection="local",
+                       ansible_python_interpreter=sys.executable)))
+        (tmp_path / host).mkdir()
+    (tmp_path / "hosts").write_text("h1\nh2\n")
+    (tmp_path / "play.yml").write_text(json.dumps([{"hosts": "all", "gather_facts": False,
+                                                    "roles": [{"role": "openclaw.vllm.awq_model"}]}]))
+    proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts"), str(tmp_path / "play.yml")], cwd=ROOT,
+                          env=ansible_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    for host, source in sources.items():
+        served = tmp_path / host / "models" / "tiny"
+        alone = tmp_path / ("alone-" + host)
+        alone.mkdir()
+        assert run_role(alone, "awq_model", model_vars(alone, source))[0] == 0
+        assert os.path.basename(os.path.realpath(served)) == \
+            os.path.basename(os.path.realpath(alone / "models" / "tiny")), host
+        assert (served / "variant.txt").read_text() == (source / "variant.txt").read_text()
 
 
 def test_missing_model_path_is_named(tmp_path):
