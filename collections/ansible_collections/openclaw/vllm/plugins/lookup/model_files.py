@@ -26,7 +26,7 @@ options:
     type: int
     default: 64
 author:
-  - openclaw.vllm contributors
+  - openclaw.vllm contributors (@openclaw)
 """
 
 EXAMPLES = r"""
