@@ -11,7 +11,7 @@ version_added: "1.1.0"
 description:
   - Every regular file under the directory (recursively, hidden ones too, links not followed) with
     its C(path), C(size) and C(mtime), and again the files up to O(hash_max_mb) with their C(checksum)
-    (sha1). This is what M(ansible.builtin.find) gives with C(recurse) and C(hidden), and the second
+    (sha1). This is what C(ansible.builtin.find) gives with C(recurse) and C(hidden), and the second
     time C(size=-<N>m) and C(get_checksum), field for field.
   - Read in the controller's own process, so it costs no module run per host. The role
     C(openclaw.vllm.awq_model) reads a local model this way; each host reads its own directory.
@@ -40,7 +40,7 @@ EXAMPLES = r"""
 RETURN = r"""
 _raw:
   description:
-    - One mapping with C(results), two listings as M(ansible.builtin.find) returns them (C(files),
+    - One mapping with C(results), two listings as C(ansible.builtin.find) returns them (C(files),
       C(matched), C(examined), C(skipped_paths)); the second is empty when O(hash_max_mb) is V(0).
     - A missing or unreadable directory gives no files and the reason in C(skipped_paths).
   type: list
