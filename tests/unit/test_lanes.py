@@ -19,7 +19,7 @@ def problems(spec, **options):
 @pytest.mark.parametrize("spec", [None, []])
 def test_no_list_is_the_one_lane_a_host_has_today(spec):
     assert rules.lanes(spec, DEFAULTS) == [dict(
-        DEFAULTS, name="default", gpus=[], state="present", unit="openclaw-vllm.service", env_file="env")]
+        DEFAULTS, name="default", gpus=[], state="present", unit="openclaw-vllm.service", config_dir="")]
 
 
 def test_a_lane_takes_what_it_leaves_out_from_the_defaults_and_gets_its_own_unit():
@@ -29,7 +29,7 @@ def test_a_lane_takes_what_it_leaves_out_from_the_defaults_and_gets_its_own_unit
          "served_model_name": "coder", "extra_args": ["--max-num-seqs", 4]},
     ], DEFAULTS)
     assert chat == dict(DEFAULTS, name="chat", gpus=["0"], gpu_memory_utilization=0.45, state="present",
-                        unit="openclaw-vllm-chat.service", env_file="chat.env")
+                        unit="openclaw-vllm-chat.service", config_dir="lanes/chat")
     assert (code["port"], code["model"], code["served_model_name"], code["extra_args"], code["unit"]) == (
         8002, "/m/coder", "coder", ["--max-num-seqs", "4"], "openclaw-vllm-code.service")
 
@@ -52,7 +52,7 @@ def test_every_problem_is_named_with_its_lane_and_field_at_once():
         "lane 'c': served_model_name is None, expected a non-empty string",
         "lane 'c': extra_args is '--x', expected a list of strings",
         "lane 'c': state is 'gone', expected present or absent",
-        "lane 4: name 'Bad_Name', expected lowercase letters, digits and inner dashes (at most 32)",
+        "lane 4: name 'Bad_Name': expected lowercase letters, digits and inner dashes (at most 32)",
         "lane 5 is str, expected a mapping",
     ]
 
@@ -60,7 +60,7 @@ def test_every_problem_is_named_with_its_lane_and_field_at_once():
 @pytest.mark.parametrize("value", [True, None, "", "x" * 33, "-a", "a-", "a.b", "a/b"])
 def test_a_name_that_cannot_be_a_unit_name_is_refused(value):
     assert problems([{"name": value}]) == [
-        "lane 1: name %r, expected lowercase letters, digits and inner dashes (at most 32)" % (value,)]
+        "lane 1: name %r: expected lowercase letters, digits and inner dashes (at most 32)" % (value,)]
 
 
 def test_names_and_present_ports_are_each_lanes_own():

@@ -111,6 +111,16 @@ def test_the_module_waits_then_passes_and_sends_no_key(tmp_path):
 
 
 @pytest.mark.ansible
+def test_the_module_judges_the_unit_its_config_names(tmp_path):
+    """A lane's gate asks the status command about the lane (its config; the key beside it)."""
+    command = status_double(tmp_path, OURS)
+    config = str(tmp_path / "lanes" / "code" / "service.conf")
+    result = run_module("service_gate", {"status_command": command, "config": config, "complete": False})
+    assert result["healthy"], result
+    assert (tmp_path / "calls").read_text().splitlines() == ["status --json --config %s" % config]
+
+
+@pytest.mark.ansible
 @pytest.mark.parametrize("answers, verdict, health_msg", [
     ([HELD], "held", WHY),
     ([LOADING, DOWN], "down", "the unit stopped before /health answered (activating/auto-restart, result exit-code)"),

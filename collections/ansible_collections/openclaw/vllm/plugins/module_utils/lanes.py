@@ -7,8 +7,9 @@ own port, unit, environment file, model and share of its GPUs' memory.
 The one home of the lane rules, read on the controller (through the lanes filter):
 - a lane's fields and their defaults: a field a lane leaves out takes the single-lane value the
   role has today (vllm_service_port, ..._gpus, ...), so no list at all is one lane, ``default``;
-- the default lane keeps today's unit and files (openclaw-vllm.service, ~/.config/openclaw-vllm/env),
-  so a host provisioned before lanes upgrades in place; lane ``chat`` is openclaw-vllm-chat.service;
+- the default lane keeps today's unit and files (openclaw-vllm.service, ~/.config/openclaw-vllm),
+  so a host provisioned before lanes upgrades in place; lane ``chat`` is openclaw-vllm-chat.service
+  with ~/.config/openclaw-vllm/lanes/chat (the names: host/lanes.py, which the host commands read);
 - the checks, all of them at once, each naming the lane and the field;
 - the GPU budget: the lanes present on one GPU must fit in it together. A lane's budget is vLLM's
   --gpu-memory-utilization, the share of each of its GPUs' memory it may take; a lane with no GPUs
@@ -17,13 +18,10 @@ The one home of the lane rules, read on the controller (through the lanes filter
 
 from __future__ import annotations
 
-import re
+from .host.inputs import UsageError
+from .host.lanes import DEFAULT_LANE, check_lane, lane_config_dir, lane_unit
 
-DEFAULT_LANE = "default"
-UNIT_PREFIX = "openclaw-vllm"
 STATES = ("present", "absent")
-# Lane names go into unit and file names: systemd's and the shell's safe subset, short.
-NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 FIELDS = ("name", "port", "model", "gpus", "gpu_memory_utilization", "served_model_name", "extra_args",
           "state")
 # Summed budgets are compared with this slack: 0.45 + 0.55 is 1.0000000000000002 in floats.
@@ -38,24 +36,10 @@ class LaneError(ValueError):
         self.problems = problems
 
 
-def unit_name(name):
-    """The lane's systemd user unit: the default lane keeps the unit of a host without lanes."""
-    return "%s.service" % _stem(name)
-
-
-def env_file_name(name):
-    """The lane's environment file (0600, the API key) in ~/.config/openclaw-vllm."""
-    return "env" if name == DEFAULT_LANE else "%s.env" % name
-
-
-def _stem(name):
-    return UNIT_PREFIX if name == DEFAULT_LANE else "%s-%s" % (UNIT_PREFIX, name)
-
-
 def lanes(spec, defaults, gpu_budget=True):
     """The lanes of ``spec`` (a list of mappings, or None/[] for the one default lane) with every
     field filled from ``defaults`` (a mapping of FIELDS but name), plus their ``unit`` and
-    ``env_file``. ``gpu_budget``: check that the lanes sharing a GPU fit in it (not on CPU hosts).
+    ``config_dir`` (under ~/.config/openclaw-vllm: '' for the default lane, lanes/<name> for another). ``gpu_budget``: check that the lanes sharing a GPU fit in it (not on CPU hosts).
     Raises LaneError with every problem found."""
     if spec is None or spec == []:
         spec = [{"name": DEFAULT_LANE}]
@@ -80,9 +64,10 @@ def _lane(index, entry, defaults, problems):
         problems.append("lane %d is %s, expected a mapping" % (index + 1, type(entry).__name__))
         return None
     name = entry.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
-        problems.append("lane %d: name %r, expected lowercase letters, digits and inner dashes (at most 32)"
-                        % (index + 1, name))
+    try:
+        check_lane(name)
+    except UsageError as exc:
+        problems.append("lane %d: %s" % (index + 1, str(exc).replace("lane ", "name ", 1)))
         return None
     who = "lane '%s'" % name
     unknown = sorted(set(entry) - set(FIELDS))
@@ -107,8 +92,8 @@ def _lane(index, entry, defaults, problems):
         problems.append("%s: state is %r, expected %s" % (who, lane["state"], " or ".join(STATES)))
     if len(problems) > before:
         return None
-    lane["unit"] = unit_name(name)
-    lane["env_file"] = env_file_name(name)
+    lane["unit"] = lane_unit(name)
+    lane["config_dir"] = lane_config_dir(name)
     return lane
 
 

@@ -27,6 +27,13 @@ options:
     description: The host's C(openclaw-vllm) command (the role installs it in the service user's C(~/.local/bin)).
     type: path
     required: true
+  config:
+    description:
+      - The service config of the unit to judge (a lane's, C(~/.config/openclaw-vllm/lanes/<lane>/service.conf));
+        the API key is read from the env file beside it.
+      - Default the service user's C(~/.config/openclaw-vllm/service.conf).
+    type: path
+    version_added: "1.1.0"
   timeout:
     description: Seconds to wait for C(/health).
     type: int
@@ -121,6 +128,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             status_command=dict(type="path", required=True),
+            config=dict(type="path"),
             timeout=dict(type="int", default=300),
             interval=dict(type="float", default=2),
             complete=dict(type="bool", default=True),
@@ -136,7 +144,7 @@ def main():
     if params["timeout"] < 0 or params["interval"] <= 0:
         module.fail_json(msg="timeout must be 0 or more and interval more than 0 seconds, got %s and %s"
                          % (params["timeout"], params["interval"]))
-    argv = [params["status_command"], "status", "--json"]
+    argv = [params["status_command"], "status", "--json"] + (["--config", params["config"]] if params["config"] else [])
     if params["complete"]:
         argv += ["--complete", "--model", params["model"], "--prompt", params["prompt"],
                  "--max-tokens", str(params["max_tokens"])]

@@ -13,15 +13,18 @@ from .constants import EXIT_OK, EXIT_USAGE
 from .gpu_gate import DEFAULT_WAIT, run_gate
 from .inputs import UsageError
 
-USAGE = ("usage: openclaw-vllm-gpu-gate [--utilization F] [--gpus LIST] [--wait SECONDS] [--nvidia-smi PATH]\n"
+USAGE = ("usage: openclaw-vllm-gpu-gate [--utilization F] [--gpus LIST] [--wait SECONDS] [--nvidia-smi PATH] "
+         "[--config FILE]\n"
          "  --gpus: indexes or UUIDs, comma-separated (default: $CUDA_VISIBLE_DEVICES, else all GPUs)\n"
+         "  --config: the service config that names the metrics directory, port and unit (default: the user's)\n"
          "  exit 0: enough free memory (or nothing to check); 43: VLLM_GPU_MEM_LOW or VLLM_GPU_MISSING; 2: bad usage")
 
 
 def parse_args(argv):
     options = {"utilization": gpu_facts.DEFAULT_UTILIZATION, "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
-               "nvidia_smi": "nvidia-smi", "wait": DEFAULT_WAIT}
-    names = {"--utilization": "utilization", "--gpus": "gpus", "--nvidia-smi": "nvidia_smi", "--wait": "wait"}
+               "nvidia_smi": "nvidia-smi", "wait": DEFAULT_WAIT, "config": None}
+    names = {"--utilization": "utilization", "--gpus": "gpus", "--nvidia-smi": "nvidia_smi", "--wait": "wait",
+             "--config": "config"}
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -63,16 +66,16 @@ def main(argv=None):
         return EXIT_OK
     outcome = {}
     code = run_gate(options["utilization"], options["gpus"], options["nvidia_smi"], options["wait"], outcome=outcome)
-    _record(code, outcome)
+    _record(code, outcome, options["config"])
     return code
 
 
-def _record(code, outcome):
+def _record(code, outcome, config_path=None):
     """The decision into the metrics file, when the service config names a metrics directory
     (the port and unit label it). A config that cannot be read only costs the metrics: the
     guard, which ran first, reported it."""
     try:
-        config = read_service_config()
+        config = read_service_config(config_path)
     except UsageError:
         return
     if config.get("metrics_dir") and "port" in config:

@@ -9,11 +9,12 @@ import sys
 from .config import SERVICE_CONFIG
 from .inputs import UsageError
 from .constants import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_UNIT
+from .lanes import lane_config_path
 from .status import gather, render, settings
 
 
 def main(argv=None):
-    """``openclaw-vllm status [--verbose] [--json] [--host ADDR] [--port N] [--unit NAME]``."""
+    """``openclaw-vllm status [--verbose] [--json] [--lane NAME | --config FILE] [--host ADDR] [--port N] [--unit NAME]``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="openclaw-vllm", description="Inspect the openclaw-vllm service.")
@@ -23,6 +24,8 @@ def main(argv=None):
     status.add_argument("--json", action="store_true", help="the same facts as one JSON object")
     status.add_argument("--config", help="service config (default ~/.config/%s, written by the role)"
                         % SERVICE_CONFIG)
+    status.add_argument("--lane", help="the lane's service config (lanes/LANE/service.conf beside the default one; "
+                        "'default' is the default one)")
     status.add_argument("--host", help="address vLLM binds (default: the config's, else %s)" % DEFAULT_HOST)
     status.add_argument("--port", help="port vLLM binds (default: the config's, else %d)" % DEFAULT_PORT)
     status.add_argument("--unit", help="systemd user unit (default: the config's, else %s)" % DEFAULT_UNIT)
@@ -36,8 +39,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.max_tokens < 1:
         parser.error("--max-tokens must be at least 1, got %d" % args.max_tokens)
+    if args.lane is not None and args.config is not None:
+        parser.error("--lane and --config both name a service config: give one")
     try:
-        chosen = settings(args.config, args.host, args.port, args.unit, args.pattern)
+        config = lane_config_path(args.lane) if args.lane is not None else args.config
+        chosen = settings(config, args.host, args.port, args.unit, args.pattern)
         facts, holders = gather(chosen, {"prompt": args.prompt, "max_tokens": args.max_tokens, "model": args.model}
                                 if args.complete else None)
     except UsageError as exc:

@@ -1,0 +1,83 @@
+"""What a lane's unit and config are called on the host (module_utils/host/lanes.py), and the host
+commands reading a lane's config: `openclaw-vllm status --lane`, the GPU gate's `--config` (its
+metrics go to the lane's port). Real CLIs, real configs in a temporary XDG_CONFIG_HOME; the GPU
+gate runs against the nvidia-smi TEST DOUBLE (no GPU here)."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.openclaw.vllm.plugins.module_utils.host import lanes
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
+from helpers.gpu_double import GATE, H100, env_for, gpu_host
+from helpers.paths import ROOT, STATUS
+from helpers.procs import free_port
+from helpers.promtool import samples
+
+
+def test_the_default_lane_keeps_the_unit_and_config_of_a_host_without_lanes(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert lanes.lane_unit("default") == "openclaw-vllm.service"
+    assert lanes.lane_config_path("default") == str(tmp_path / "openclaw-vllm" / "service.conf")
+    assert lanes.lane_unit("chat") == "openclaw-vllm-chat.service"
+    assert lanes.lane_config_path("chat") == str(tmp_path / "openclaw-vllm" / "lanes" / "chat" / "service.conf")
+    assert lanes.lane_config_dir("chat") == "lanes/chat" and lanes.lane_config_dir("default") == ""
+
+
+@pytest.mark.parametrize("name", ["", "Chat", "a_b", "-a", "a-", "a/b", "..", "x" * 33, None, 7])
+def test_a_name_that_cannot_be_a_unit_or_directory_is_refused(name):
+    with pytest.raises(UsageError, match="lane %s: expected lowercase letters, digits and inner dashes"
+                       % repr(name).replace("(", r"\(").replace("[", r"\[")):
+        lanes.lane_unit(name)
+
+
+def write_config(home, lane, port, **more):
+    folder = home / "openclaw-vllm" / lanes.lane_config_dir(lane)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["port=%d" % port, "unit=%s" % lanes.lane_unit(lane)] + ["%s=%s" % item for item in more.items()]
+    (folder / "service.conf").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def status(home, *args):
+    return subprocess.run([STATUS, "status", "--json", *args], env=dict(os.environ, XDG_CONFIG_HOME=str(home)),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_status_reads_the_lanes_config(tmp_path):
+    write_config(tmp_path, "default", 18001)
+    write_config(tmp_path, "code", 18002)
+    default, code = status(tmp_path), status(tmp_path, "--lane", "code")
+    assert json.loads(default.stdout)["port"] == 18001, default.stderr
+    assert json.loads(code.stdout)["port"] == 18002, code.stderr
+    assert json.loads(status(tmp_path, "--lane", "default").stdout)["port"] == 18001
+
+
+def test_status_names_a_lane_without_a_config_and_bad_flags(tmp_path):
+    missing = status(tmp_path, "--lane", "nope")
+    assert missing.returncode == 2
+    assert "config %s does not exist" % (tmp_path / "openclaw-vllm" / "lanes" / "nope" / "service.conf") \
+        in missing.stderr
+    bad = status(tmp_path, "--lane", "No")
+    assert bad.returncode == 2 and "lane 'No': expected lowercase letters" in bad.stderr
+    both = status(tmp_path, "--lane", "a", "--config", "/x")
+    assert both.returncode == 2 and "--lane and --config both name a service config" in both.stderr
+
+
+def test_the_gpu_gate_writes_a_lanes_decision_under_the_lanes_port(tmp_path):
+    default_port, lane_port = free_port(), free_port()
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    write_config(tmp_path / "config", "default", default_port, metrics_dir=metrics)
+    lane = write_config(tmp_path / "config", "code", lane_port, metrics_dir=metrics)
+    run_env = dict(env_for(gpu_host(tmp_path / "ok", [H100])), XDG_CONFIG_HOME=str(tmp_path / "config"),
+                   PYTHONPATH=str(ROOT / "collections"))
+    run_env.pop("CUDA_VISIBLE_DEVICES", None)
+    gate = subprocess.run(GATE + ["--wait", "0", "--config", str(lane / "service.conf")], env=run_env,
+                          capture_output=True, text=True, timeout=30)
+    assert gate.returncode == 0, gate.stderr
+    assert sorted(os.listdir(metrics)) == ["openclaw-vllm-%d.prom" % lane_port]
+    values = samples((metrics / ("openclaw-vllm-%d.prom" % lane_port)).read_text())
+    assert values['openclaw_vllm_gpu_gate_decisions_total{port="%d",unit="openclaw-vllm-code.service",'
+                  'decision="passed"}' % lane_port] == 1
