@@ -7,7 +7,7 @@ import yaml
 
 from helpers.paths import ROOT
 
-from ansible_collections.openclaw.vllm.plugins.module_utils.host import constants, gpu_facts, lanes
+from ansible_collections.openclaw.vllm.plugins.module_utils.host import constants, gpu_facts, lanes, metrics
 
 COLLECTION = ROOT / "collections" / "ansible_collections" / "openclaw" / "vllm"
 ROLES = sorted(path.name for path in (COLLECTION / "roles").iterdir() if (path / "meta/argument_specs.yml").is_file())
@@ -90,8 +90,11 @@ def test_the_host_commands_assume_the_roles_defaults():
     service = load(COLLECTION / "roles/vllm_service/defaults/main.yml")
     assert constants.DEFAULT_HOST == service["vllm_service_host"]
     assert constants.DEFAULT_PORT == service["vllm_service_port"]
-    assert service["vllm_service_unit_name"] == "{{ vllm_service_lane | openclaw.vllm.lane_unit }}"
+    assert service["vllm_service_unit_name"] == "{{ (vllm_service_lane | openclaw.vllm.lane).unit }}"
     assert constants.DEFAULT_UNIT == lanes.lane_unit(service["vllm_service_lane"])
+    role_vars = load(COLLECTION / "roles/vllm_service/vars/main.yml")
+    assert role_vars["_vllm_service_metrics_file"].replace("{{ vllm_service_metrics_dir }}", "/m").replace(
+        "{{ vllm_service_port }}", "8001") == metrics.metrics_path("/m", 8001)
     assert gpu_facts.DEFAULT_UTILIZATION == service["vllm_service_gpu_memory_utilization"]
 
 

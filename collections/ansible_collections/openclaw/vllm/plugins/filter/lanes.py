@@ -21,27 +21,18 @@ def lanes(spec, defaults, gpu_budget=True):
         raise AnsibleFilterError("lanes: %s" % "; ".join(exc.problems))
 
 
-def lane_problem(name):
-    """'' for a usable lane name, else what is wrong with it."""
+def lane(name):
+    """A lane's name -> {name, unit, config_dir, problem} (module_utils/host/lanes.py). A name that
+    cannot be a lane gives '' for unit and config_dir and says why in problem, so that a role's
+    preflight can name the variable."""
     try:
-        names.check_lane(name)
+        return {"name": name, "unit": names.lane_unit(name), "config_dir": names.lane_config_dir(name), "problem": ""}
     except UsageError as exc:
-        return str(exc)
-    return ""
-
-
-def _named(function):
-    def filter_(name):
-        try:
-            return function(name)
-        except UsageError as exc:
-            raise AnsibleFilterError(str(exc))
-    return filter_
+        return {"name": name, "unit": "", "config_dir": "", "problem": str(exc)}
 
 
 class FilterModule(object):
     """Several vLLM instances per host."""
 
     def filters(self):
-        return {"lanes": lanes, "lane_problem": lane_problem, "lane_unit": _named(names.lane_unit),
-                "lane_config_dir": _named(names.lane_config_dir)}
+        return {"lanes": lanes, "lane": lane}

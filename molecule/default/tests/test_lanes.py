@@ -1,0 +1,128 @@
+"""Lanes on the real test host: vllm_service applied a second time with vllm_service_lane: b and its
+own port, as an operator's play would, beside the default lane that site.yml serves. Two real vLLM
+units, each answering its own completions; a stray of ours on lane b's port reclaimed while the
+default lane serves; lane b's guard refusing the default lane's vLLM and naming its unit; a restart
+of one lane leaving the other alone; lane b removed (vllm_service_state: absent)."""
+import json
+import time
+
+import pytest
+
+from siteplay import inventory_for, runner
+from testhost import BIN, HOME, INSTANCE, PORT, UNIT
+
+LANE, LANE_PORT, LANE_UNIT = "b", 8002, "openclaw-vllm-b.service"
+LANE_CONFIG = HOME + "/.config/openclaw-vllm/lanes/b"
+METRICS = "/var/lib/openclaw-vllm/metrics/openclaw-vllm-%d.prom"  # vllm_service_metrics_dir's default
+LANE_PLAY = [{"name": "Lane b beside the default lane", "hosts": "vllm_hosts", "become": True, "gather_facts": False,
+              "tasks": [{"name": "Serve lane b", "ansible.builtin.include_role": {"name": "openclaw.vllm.vllm_service"},
+                         "vars": {"vllm_service_lane": LANE, "vllm_service_port": LANE_PORT,
+                                  "vllm_service_served_model_name": "lane-b"}}]}]
+
+
+@pytest.fixture(scope="module")
+def lane(testhost, tmp_path_factory):
+    """run(*args) of the lane's play; lane b is removed after the module, whatever happened."""
+    directory = tmp_path_factory.mktemp("lanes")
+    (directory / "lane-b.yml").write_text(json.dumps(LANE_PLAY))
+    run = runner(inventory_for(directory, [INSTANCE]), INSTANCE, book=str(directory / "lane-b.yml"))
+    yield run
+    run("-e", "vllm_service_state=absent")
+
+
+def tasks(changed):
+    """The changed tasks' names without their role's prefix."""
+    return {name.split(" : ", 1)[-1] for name in changed}
+
+
+def main_pid(testhost, unit):
+    return int(testhost.systemctl("show", unit, "--property=MainPID", "--value").stdout.strip() or 0)
+
+
+def status(testhost, *args):
+    return testhost.as_user("cd /tmp && %s/openclaw-vllm status --complete " % BIN + " ".join(["%s"] * len(args)),
+                            *args)
+
+
+def test_a_second_lane_serves_beside_the_default_one(testhost, lane):
+    default_pid = main_pid(testhost, UNIT)
+    rc, changed, failed = lane()
+    assert rc == 0, failed or lane.output[-3000:]
+    assert {"Install the user unit", "Write the service config for status and the guard",
+            "Write the API key environment file"} <= tasks(changed), changed
+    for args, port in ((("--lane", LANE), LANE_PORT), ((), PORT)):
+        result = status(testhost, *args)
+        assert result.rc == 0, result.stdout + result.stderr
+        assert "health: up (http://127.0.0.1:%d/health -> 200)" % port in result.stdout
+    assert "unit: %s active/running" % LANE_UNIT in status(testhost, "--lane", LANE).stdout
+    assert testhost.run("stat -c '%%a %%U' %s/env" % LANE_CONFIG).stdout.split() == ["600", "vllm"]
+    assert main_pid(testhost, UNIT) == default_pid, "adding a lane never restarts another"
+    rc, changed, failed = lane()
+    assert (rc, changed) == (0, []), failed
+
+
+def lane_healthy(testhost, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if testhost.run("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/health" % LANE_PORT).stdout == "200":
+            return True
+        time.sleep(2)
+    return False
+
+
+def test_a_stray_on_the_lanes_port_is_reclaimed_while_the_default_lane_serves(testhost, lane):
+    default_pid = main_pid(testhost, UNIT)
+    assert testhost.systemctl("stop", LANE_UNIT).rc == 0
+    stray = testhost.start_holder("vllm-stray", LANE_PORT)
+    # A request loop on the host against the default lane, through lane b's reclaim and start.
+    testhost.run("rm -f /tmp/lanes-asks.log; (for i in $(seq 600); do curl -s -o /dev/null -w '%%{http_code}\\n' "
+                 "http://127.0.0.1:%d/health >> /tmp/lanes-asks.log; sleep 0.2; done) >/dev/null 2>&1 & "
+                 "echo $! > /tmp/lanes-asks.pid" % PORT)
+    mark = testhost.mark()
+    assert testhost.systemctl("start", LANE_UNIT).rc == 0
+    lines = testhost.guard_lines(after=mark)
+    assert any(line.startswith("VLLM_PORT_RECLAIM port=%d pid=%d" % (LANE_PORT, stray)) for line in lines), lines
+    assert "VLLM_PORT_RECLAIMED port=%d" % LANE_PORT in lines, lines
+    assert not testhost.alive(stray)
+    assert lane_healthy(testhost), testhost.journal(lines=40)
+    assert status(testhost, "--lane", LANE).rc == 0
+    testhost.run("kill $(cat /tmp/lanes-asks.pid)")
+    asked = testhost.run("cat /tmp/lanes-asks.log").stdout.split()
+    assert len(asked) > 10 and set(asked) == {"200"}, "the default lane failed requests while lane b reclaimed"
+    assert main_pid(testhost, UNIT) == default_pid
+
+
+def test_the_lanes_guard_refuses_a_sibling_and_names_its_unit(testhost, lane):
+    """Lane b's guard, asked about the default lane's port: a running unit's vLLM is never a stray."""
+    default_pid = main_pid(testhost, UNIT)
+    result = testhost.as_user("%s/openclaw-vllm-guard --config %s/service.conf %s" % (BIN, LANE_CONFIG, PORT))
+    assert result.rc == 42, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("VLLM_PORT_HELD_UNKNOWN port=%d pid=%d " % (PORT, default_pid)), first
+    assert first.endswith(' unit="%s"' % UNIT), first
+    assert testhost.alive(default_pid) and main_pid(testhost, UNIT) == default_pid
+
+
+def test_restarting_one_lane_leaves_the_other_serving(testhost, lane):
+    lane_pid = main_pid(testhost, LANE_UNIT)
+    assert testhost.systemctl("restart", UNIT).rc == 0
+    assert testhost.wait_healthy(timeout=300)
+    assert main_pid(testhost, LANE_UNIT) == lane_pid, "the default lane's restart touched lane b"
+    assert lane_healthy(testhost, timeout=10)
+    assert status(testhost, "--lane", LANE).rc == 0
+
+
+def test_a_removed_lane_leaves_nothing_and_the_other_lane_serving(testhost, lane):
+    default_pid = main_pid(testhost, UNIT)
+    rc, changed, failed = lane("-e", "vllm_service_state=absent")
+    assert rc == 0, failed
+    assert {"Stop and disable the lane's unit", "Remove the lane's unit, service config, API key file, rollback point and metrics"
+            } <= tasks(changed), changed
+    assert testhost.run("test -e %s/.config/systemd/user/%s || test -e %s || test -e %s" % (
+        HOME, LANE_UNIT, LANE_CONFIG, METRICS % LANE_PORT)).rc == 1, "lane b left its unit, config or metrics"
+    assert testhost.run("test -e %s" % (METRICS % PORT)).rc == 0, "the default lane's metrics stay"
+    assert testhost.run("curl -s -o /dev/null http://127.0.0.1:%d/health" % LANE_PORT).rc != 0, "lane b still answers"
+    assert main_pid(testhost, UNIT) == default_pid
+    assert status(testhost).rc == 0
+    rc, changed, failed = lane("-e", "vllm_service_state=absent")
+    assert (rc, changed) == (0, []), failed
