@@ -39,8 +39,8 @@ class LaneError(ValueError):
 def lanes(spec, defaults, gpu_budget=True):
     """The lanes of ``spec`` (a list of mappings, or None/[] for the one default lane) with every
     field filled from ``defaults`` (a mapping of FIELDS but name), plus their ``unit`` and
-    ``config_dir`` (under ~/.config/openclaw-vllm: '' for the default lane, lanes/<name> for another). ``gpu_budget``: check that the lanes sharing a GPU fit in it (not on CPU hosts).
-    Raises LaneError with every problem found."""
+    ``config_dir`` (under ~/.config/openclaw-vllm: '' for the default lane, lanes/<name> for
+    another). ``gpu_budget``: check that the lanes sharing a GPU fit in it (not on CPU hosts). Raises LaneError with every problem found."""
     if spec is None or spec == []:
         spec = [{"name": DEFAULT_LANE}]
     if not isinstance(spec, list):
