@@ -79,3 +79,20 @@ def test_bad_input_is_named():
     failed = run_module("ansible.builtin.debug", {
         "msg": "{{ lookup('openclaw.vllm.model_files', '/x', hash_max_mb=-1) }}"})
     assert failed.get("failed") and "model_files: hash_max_mb is -1, expected 0 or more" in failed["msg"]
+
+
+def test_a_file_name_that_is_not_utf8_is_named_not_listed(tmp_path):
+    """find could not return such a name (its module result failed to deserialize); the listing
+    names the file instead, and a FIFO or a link to a device beside it is never opened."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    os.mkfifo(model / "fifo")
+    (model / "zero").symlink_to("/dev/zero")
+    assert [os.path.basename(f["path"]) for f in model_files(str(model), MIB)[1]["files"]] == ["config.json"]
+    with open(os.fsencode(str(model)) + b"/bad\xffname", "w") as handle:
+        handle.write("x")
+    failed = run_module("ansible.builtin.debug", {
+        "msg": "{{ lookup('openclaw.vllm.model_files', %r) }}" % str(model)})
+    assert failed.get("failed") and "model_files: %s holds a file name that is not UTF-8: 'bad\\udcffname'" % model \
+        in failed["msg"], failed["msg"]

@@ -64,4 +64,7 @@ class LookupModule(LookupBase):
         if hash_max_mb < 0:
             raise AnsibleLookupError("model_files: hash_max_mb is %d, expected 0 or more" % hash_max_mb)
         path = os.path.expanduser(os.path.expandvars(terms[0]))
-        return [{"results": model_files(path, hash_max_mb * 1024 * 1024)}]
+        try:
+            return [{"results": model_files(path, hash_max_mb * 1024 * 1024)}]
+        except ValueError as exc:
+            raise AnsibleLookupError("model_files: %s" % exc)

@@ -29,9 +29,20 @@ def sha1_of(path):
     return digest.hexdigest()
 
 
+def _check_name(full):
+    """A name that is not UTF-8 cannot go into the model's identity or onto the host as it is."""
+    try:
+        full.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("%s holds a file name that is not UTF-8: %s"
+                         % (os.path.dirname(full).encode("utf-8", "replace").decode("utf-8"),
+                            ascii(os.path.basename(full))))
+
+
 def model_files(path, hash_max_bytes):
     """[every file, the files up to hash_max_bytes with their sha1] as two find results
-    ({files, matched, examined, skipped_paths}); the second is {} when hash_max_bytes <= 0."""
+    ({files, matched, examined, skipped_paths}); the second is {} when hash_max_bytes <= 0.
+    ValueError for a file name that is not UTF-8 (ansible.builtin.find could not return it either)."""
     every, small, skipped, examined = [], [], {}, 0
 
     def walk_error(error):
@@ -44,6 +55,7 @@ def model_files(path, hash_max_bytes):
             examined += len(files) + len(dirs)
             for name in files + dirs:
                 full = os.path.normpath(os.path.join(root, name))
+                _check_name(full)
                 try:
                     info = os.lstat(full)
                 except OSError as error:
