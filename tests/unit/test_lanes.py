@@ -46,7 +46,8 @@ def test_every_problem_is_named_with_its_lane_and_field_at_once():
         "lane 'a': port is 0, expected an integer in 1..65535",
         "lane 'b': port is 'http', expected an integer in 1..65535",
         "lane 'b': gpus is '0', expected a list of GPU indexes or UUIDs",
-        "lane 'b': gpu_memory_utilization is 1.5, expected a share of each GPU's memory in (0, 1]",
+        "lane 'b': gpu_memory_utilization is 1.5, expected a share of each GPU's memory in (0, 1] "
+        "(or null: vLLM's default)",
         "lane 'c': unknown field colour (expected %s)" % ", ".join(rules.FIELDS),
         "lane 'c': model is '', expected a non-empty string",
         "lane 'c': served_model_name is None, expected a non-empty string",
@@ -87,6 +88,19 @@ def test_budgets_that_add_up_to_exactly_all_of_a_gpu_fit():
     fit = rules.lanes([{"name": "a", "gpus": [0], "gpu_memory_utilization": 0.45},
                        {"name": "b", "port": 8002, "gpus": [0], "gpu_memory_utilization": 0.55}], DEFAULTS)
     assert [lane["name"] for lane in fit] == ["a", "b"]
+
+
+def test_a_null_share_is_vllms_default_in_the_budget_and_stays_null():
+    spec = [{"name": "a", "gpus": [0], "gpu_memory_utilization": None},
+            {"name": "b", "port": 8002, "gpus": [0], "gpu_memory_utilization": 0.1}]
+    assert problems(spec) == [
+        "GPU 0 is over-committed: lane 'a' 0.92 + lane 'b' 0.10 = 1.02 of its memory, more than all of it (1.00); "
+        "lower their gpu_memory_utilization or give them other GPUs"]
+    fit = rules.lanes(spec, DEFAULTS, default_utilization=0.85)
+    assert [lane["gpu_memory_utilization"] for lane in fit] == [None, 0.1]
+    # On CPU hosts (no budget) null is what the single lane passes: vLLM's default, no flag.
+    assert rules.lanes(spec, dict(DEFAULTS, gpu_memory_utilization=None), gpu_budget=False)[0][
+        "gpu_memory_utilization"] is None
 
 
 def test_a_lane_with_no_gpus_listed_shares_every_gpu():

@@ -11,12 +11,13 @@ from ansible_collections.openclaw.vllm.plugins.module_utils.host import lanes as
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
 
 
-def lanes(spec, defaults, gpu_budget=True):
+def lanes(spec, defaults, gpu_budget=True, default_utilization=0.92):
     """A host's lane list -> every lane with its fields filled in (module_utils/lanes.py)."""
     if not isinstance(defaults, dict):
         raise AnsibleFilterError("lanes: the defaults are %s, expected a mapping" % type(defaults).__name__)
     try:
-        return rules.lanes(spec, dict(defaults), gpu_budget=bool(gpu_budget))
+        return rules.lanes(spec, dict(defaults), gpu_budget=bool(gpu_budget),
+                           default_utilization=float(default_utilization))
     except rules.LaneError as exc:
         raise AnsibleFilterError("lanes: %s" % "; ".join(exc.problems))
 

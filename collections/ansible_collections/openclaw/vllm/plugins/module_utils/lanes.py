@@ -24,6 +24,7 @@ from .host.lanes import DEFAULT_LANE, check_lane, lane_config_dir, lane_unit
 STATES = ("present", "absent")
 FIELDS = ("name", "port", "model", "gpus", "gpu_memory_utilization", "served_model_name", "extra_args",
           "state")
+DERIVED = ("unit", "config_dir")
 # Summed budgets are compared with this slack: 0.45 + 0.55 is 1.0000000000000002 in floats.
 EPSILON = 1e-9
 
@@ -36,11 +37,13 @@ class LaneError(ValueError):
         self.problems = problems
 
 
-def lanes(spec, defaults, gpu_budget=True):
+def lanes(spec, defaults, gpu_budget=True, default_utilization=0.92):
     """The lanes of ``spec`` (a list of mappings, or None/[] for the one default lane) with every
     field filled from ``defaults`` (a mapping of FIELDS but name), plus their ``unit`` and
     ``config_dir`` (under ~/.config/openclaw-vllm: '' for the default lane, lanes/<name> for
-    another). ``gpu_budget``: check that the lanes sharing a GPU fit in it (not on CPU hosts). Raises LaneError with every problem found."""
+    another). ``gpu_budget``: check that the lanes sharing a GPU fit in it (not on CPU hosts); a
+    lane whose gpu_memory_utilization is None (vLLM's own default) counts as
+    ``default_utilization`` there. Raises LaneError with every problem found."""
     if spec is None or spec == []:
         spec = [{"name": DEFAULT_LANE}]
     if not isinstance(spec, list):
@@ -53,7 +56,7 @@ def lanes(spec, defaults, gpu_budget=True):
     _unique(result, "name", problems, lambda lane: True)
     _unique(result, "port", problems, lambda lane: lane["state"] == "present")
     if gpu_budget:
-        problems.extend(over_committed(result))
+        problems.extend(over_committed(result, default_utilization))
     if problems:
         raise LaneError(problems)
     return result
@@ -70,7 +73,8 @@ def _lane(index, entry, defaults, problems):
         problems.append("lane %d: %s" % (index + 1, str(exc).replace("lane ", "name ", 1)))
         return None
     who = "lane '%s'" % name
-    unknown = sorted(set(entry) - set(FIELDS))
+    # unit and config_dir are what this returns: a filled-in list can be checked again.
+    unknown = sorted(set(entry) - set(FIELDS) - set(DERIVED))
     if unknown:
         problems.append("%s: unknown field %s (expected %s)" % (who, ", ".join(unknown), ", ".join(FIELDS)))
     lane = dict(defaults)
@@ -118,13 +122,15 @@ def _gpus(who, value, problems):
 
 
 def _share(who, value, problems):
+    if value is None:  # vLLM's own default, as for vllm_service_gpu_memory_utilization
+        return None
     try:
         share = float(value)
     except (TypeError, ValueError):
         share = None
     if isinstance(value, bool) or share is None or not 0 < share <= 1:
-        problems.append("%s: gpu_memory_utilization is %r, expected a share of each GPU's memory in (0, 1]"
-                        % (who, value))
+        problems.append("%s: gpu_memory_utilization is %r, expected a share of each GPU's memory in (0, 1] "
+                        "(or null: vLLM's default)" % (who, value))
         return value
     return share
 
@@ -142,10 +148,11 @@ def _unique(result, field, problems, counts):
                             % (" and ".join("'%s'" % name for name in names), field, value))
 
 
-def over_committed(result):
+def over_committed(result, default_utilization=0.92):
     """One problem per GPU whose present lanes' budgets add up to more than all of its memory.
     A lane with no GPUs listed takes its share on every GPU: it is added to each listed GPU, and
-    the lanes with no GPUs listed are checked together as well."""
+    the lanes with no GPUs listed are checked together as well. A share of None is vLLM's default,
+    ``default_utilization``."""
     present = [lane for lane in result if lane["state"] == "present"]
     everywhere = [lane for lane in present if not lane["gpus"]]
     gpus = sorted({gpu for lane in present for gpu in lane["gpus"]}, key=_gpu_order)
@@ -153,12 +160,15 @@ def over_committed(result):
     if everywhere:
         groups.append(("every GPU", everywhere))
     problems = []
+    def share(lane):
+        return default_utilization if lane["gpu_memory_utilization"] is None else lane["gpu_memory_utilization"]
+
     for what, sharing in groups:
-        total = sum(lane["gpu_memory_utilization"] for lane in sharing)
+        total = sum(share(lane) for lane in sharing)
         if len(sharing) > 1 and total > 1 + EPSILON:
             problems.append("%s is over-committed: %s = %.2f of its memory, more than all of it (1.00); "
                             "lower their gpu_memory_utilization or give them other GPUs"
-                            % (what, " + ".join("lane '%s' %.2f" % (lane["name"], lane["gpu_memory_utilization"])
+                            % (what, " + ".join("lane '%s' %.2f" % (lane["name"], share(lane))
                                                 for lane in sharing), total))
     return problems
 
