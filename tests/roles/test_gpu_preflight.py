@@ -342,3 +342,21 @@ def test_restart_backs_off_where_systemd_can(tmp_path, version, backoff):
     lines = unit.splitlines()
     assert "RestartSec=10" in lines
     assert ("RestartSteps=5" in lines and "RestartMaxDelaySec=300" in lines) == backoff
+
+
+@pytest.mark.parametrize("shares, ok", [((0.5, 0.6), False), ((0.45, 0.45), True)])
+def test_lanes_sharing_a_gpu_must_fit_it_together(tmp_path, host, shares, ok):
+    host([H100])
+    lanes = [{"name": "default", "gpus": [0], "gpu_memory_utilization": shares[0]},
+             {"name": "code", "port": 8002, "gpus": [0], "gpu_memory_utilization": shares[1]}]
+    rc, failed, results, _ = run_role(tmp_path, "vllm_service", dict(served(tmp_path, weights_gib=1),
+                                                                     vllm_service_lanes=lanes),
+                                      tags="vllm_service_preflight")
+    assert not [name for name, result in results if result.get("changed")], "preflight changes nothing"
+    assert (rc == 0) == ok, failed
+    checked = [result for name, result in results
+               if name.endswith("Require the lanes that share a GPU to fit in it") and not result.get("skipped")]
+    assert len(checked) == (2 if ok else 1), "each lane's preflight checks the budget"
+    if not ok:
+        assert ("GPU 0 is over-committed: lane 'default' 0.50 + lane 'code' 0.60 = 1.10 of its memory, more than "
+                "all of it (1.00)") in failed[-1]["msg"], failed[-1]["msg"]

@@ -195,3 +195,19 @@ def test_url_with_a_wrong_archive_sha256_fails_and_keeps_the_model(model_archive
     assert "checksum" in failed[-1]["msg"].lower()
     assert os.path.realpath(tmp_path / "models" / "tiny") == serving
     assert not (tmp_path / "models" / ".staging-tiny").exists()
+
+
+def test_a_bad_lane_list_is_refused_naming_each_lane_and_field_before_any_change(tmp_path):
+    lanes = [{"name": "default"}, {"name": "b", "served_model_name": "b"}, {"name": "Bad"}]
+    rc, failed, results, _ = run_role(tmp_path, "vllm_service", {"vllm_service_lanes": lanes})
+    assert rc != 0 and not [name for name, result in results if result.get("changed")]
+    msg = failed[-1]["msg"]
+    assert "lanes 'default' and 'b': the same port 8001 (each lane needs its own)" in msg, msg
+    assert "lane 3: name 'Bad': expected lowercase letters, digits and inner dashes (at most 32)" in msg, msg
+
+
+def test_a_lane_list_with_a_unit_name_of_its_own_is_refused(tmp_path):
+    rc, failed, _, _ = run_role(tmp_path, "vllm_service", {"vllm_service_lanes": [{"name": "default"}],
+                                                          "vllm_service_unit_name": "my-vllm.service"})
+    assert rc != 0
+    assert failed[-1]["msg"].startswith("vllm_service_lanes names each lane's unit itself"), failed[-1]["msg"]

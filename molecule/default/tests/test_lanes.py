@@ -1,8 +1,8 @@
-"""Lanes on the real test host: vllm_service applied a second time with vllm_service_lane: b and its
-own port, as an operator's play would, beside the default lane that site.yml serves. Two real vLLM
+"""Lanes on the real test host, as an operator lists them: vllm_service_lanes in the host's
+inventory, served by site.yml on a host that site.yml provisioned without lanes. Two real vLLM
 units, each answering its own completions; a stray of ours on lane b's port reclaimed while the
 default lane serves; lane b's guard refusing the default lane's vLLM and naming its unit; a restart
-of one lane leaving the other alone; lane b removed (vllm_service_state: absent)."""
+of one lane leaving the other alone; lane b removed (state: absent in the list)."""
 import json
 import time
 
@@ -14,20 +14,26 @@ from testhost import BIN, HOME, INSTANCE, PORT, UNIT
 LANE, LANE_PORT, LANE_UNIT = "b", 8002, "openclaw-vllm-b.service"
 LANE_CONFIG = HOME + "/.config/openclaw-vllm/lanes/b"
 METRICS = "/var/lib/openclaw-vllm/metrics/openclaw-vllm-%d.prom"  # vllm_service_metrics_dir's default
-LANE_PLAY = [{"name": "Lane b beside the default lane", "hosts": "vllm_hosts", "become": True, "gather_facts": False,
-              "tasks": [{"name": "Serve lane b", "ansible.builtin.include_role": {"name": "openclaw.vllm.vllm_service"},
-                         "vars": {"vllm_service_lane": LANE, "vllm_service_port": LANE_PORT,
-                                  "vllm_service_served_model_name": "lane-b"}}]}]
+DEFAULT_LANE = {"name": "default"}
+LANE_B = {"name": LANE, "port": LANE_PORT, "served_model_name": "lane-b"}
 
 
 @pytest.fixture(scope="module")
 def lane(testhost, tmp_path_factory):
-    """run(*args) of the lane's play; lane b is removed after the module, whatever happened."""
-    directory = tmp_path_factory.mktemp("lanes")
-    (directory / "lane-b.yml").write_text(json.dumps(LANE_PLAY))
-    run = runner(inventory_for(directory, [INSTANCE]), INSTANCE, book=str(directory / "lane-b.yml"))
-    yield run
-    run("-e", "vllm_service_state=absent")
+    """run(state) of site.yml with lane b present or absent beside the default lane, as the host's
+    vllm_service_lanes; lane b is removed after the module, whatever happened."""
+    inventory = inventory_for(tmp_path_factory.mktemp("lanes"), [INSTANCE])
+    (inventory / "host_vars").mkdir()
+    run = runner(inventory, INSTANCE)
+
+    def serve(state="present"):
+        (inventory / "host_vars" / (INSTANCE + ".yml")).write_text(json.dumps(
+            {"vllm_service_lanes": [DEFAULT_LANE, dict(LANE_B, state=state)]}))
+        result = run()
+        serve.output = run.output
+        return result
+    yield serve
+    serve("absent")
 
 
 def tasks(changed):
@@ -114,7 +120,7 @@ def test_restarting_one_lane_leaves_the_other_serving(testhost, lane):
 
 def test_a_removed_lane_leaves_nothing_and_the_other_lane_serving(testhost, lane):
     default_pid = main_pid(testhost, UNIT)
-    rc, changed, failed = lane("-e", "vllm_service_state=absent")
+    rc, changed, failed = lane("absent")
     assert rc == 0, failed
     assert {"Stop and disable the lane's unit", "Remove the lane's unit, service config, API key file, rollback point and metrics"
             } <= tasks(changed), changed
@@ -124,5 +130,5 @@ def test_a_removed_lane_leaves_nothing_and_the_other_lane_serving(testhost, lane
     assert testhost.run("curl -s -o /dev/null http://127.0.0.1:%d/health" % LANE_PORT).rc != 0, "lane b still answers"
     assert main_pid(testhost, UNIT) == default_pid
     assert status(testhost).rc == 0
-    rc, changed, failed = lane("-e", "vllm_service_state=absent")
+    rc, changed, failed = lane("absent")
     assert (rc, changed) == (0, []), failed
