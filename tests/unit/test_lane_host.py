@@ -5,10 +5,13 @@ gate runs against the nvidia-smi TEST DOUBLE (no GPU here)."""
 import json
 import os
 import subprocess
+import sys
+import time
 
 import pytest
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.host import lanes
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.health import check_health, health_url
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
 from helpers.gpu_double import GATE, H100, env_for, gpu_host
 from helpers.paths import ROOT, STATUS
@@ -81,3 +84,71 @@ def test_the_gpu_gate_writes_a_lanes_decision_under_the_lanes_port(tmp_path):
     values = samples((metrics / ("openclaw-vllm-%d.prom" % lane_port)).read_text())
     assert values['openclaw_vllm_gpu_gate_decisions_total{port="%d",unit="openclaw-vllm-code.service",'
                   'decision="passed"}' % lane_port] == 1
+
+
+def test_the_lanes_are_the_service_configs_found(tmp_path):
+    assert lanes.lane_names(str(tmp_path / "openclaw-vllm")) == []
+    write_config(tmp_path, "default", 18001)
+    write_config(tmp_path, "zeta", 18003)
+    write_config(tmp_path, "code", 18002)
+    (tmp_path / "openclaw-vllm" / "lanes" / "Not_A_Lane").mkdir()
+    (tmp_path / "openclaw-vllm" / "lanes" / "Not_A_Lane" / "service.conf").write_text("port=1\n")
+    (tmp_path / "openclaw-vllm" / "lanes" / "empty").mkdir()
+    assert lanes.lane_names(str(tmp_path / "openclaw-vllm")) == ["default", "code", "zeta"]
+
+
+@pytest.fixture
+def squatter(tmp_path):
+    """A process not ours answering GET /health with 200 (a file named health, served by http.server)."""
+    folder = tmp_path / "squat"
+    folder.mkdir()
+    (folder / "health").write_text("ok")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)], cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not check_health(health_url("127.0.0.1", port))["ok"]:
+        assert time.monotonic() < deadline, "the squatter did not answer"
+        time.sleep(0.05)
+    yield port
+    proc.kill()
+    proc.wait()
+
+
+def test_status_lists_every_lane_with_its_own_health(tmp_path, vllm_serve, squatter):
+    """Our vLLM on the default lane (up), nothing on lane code (down), a stranger answering /health
+    on lane web (held: never up). The exit status stays the default lane's."""
+    _proc, port = vllm_serve()
+    write_config(tmp_path, "default", port)
+    free = free_port()
+    write_config(tmp_path, "code", free)
+    write_config(tmp_path, "web", squatter)
+    result = status(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(result.stdout)["lanes"]
+    assert [(row["lane"], row["unit"], row["port"], row["health"], row["healthy"]) for row in rows] == [
+        ("default", "openclaw-vllm.service", port, "up", True),
+        ("code", "openclaw-vllm-code.service", free, "down", False),
+        ("web", "openclaw-vllm-web.service", squatter, "held", False)]
+    text = subprocess.run([STATUS, "status"], env=dict(os.environ, XDG_CONFIG_HOME=str(tmp_path)),
+                          capture_output=True, text=True, timeout=60)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0] == "health: up (http://127.0.0.1:%d/health -> 200)" % port
+    state = rows[0]["state"]
+    assert lines[-3:] == [
+        "lane default: openclaw-vllm.service 127.0.0.1:%d %s, health up" % (port, state),
+        "lane code: openclaw-vllm-code.service 127.0.0.1:%d %s, health down" % (free, state),
+        "lane web: openclaw-vllm-web.service 127.0.0.1:%d %s, health held" % (squatter, state)]
+    # One lane asked for: its facts alone, its exit status.
+    held = status(tmp_path, "--lane", "web")
+    assert held.returncode == 1 and "lanes" not in json.loads(held.stdout)
+
+
+def test_a_host_without_lanes_reads_as_before(tmp_path, vllm_serve):
+    _proc, port = vllm_serve()
+    write_config(tmp_path, "default", port)
+    assert [row["lane"] for row in json.loads(status(tmp_path).stdout)["lanes"]] == ["default"]
+    text = subprocess.run([STATUS, "status"], env=dict(os.environ, XDG_CONFIG_HOME=str(tmp_path)),
+                          capture_output=True, text=True, timeout=60).stdout
+    assert "lane " not in text, text

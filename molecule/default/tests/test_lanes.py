@@ -61,6 +61,9 @@ def test_a_second_lane_serves_beside_the_default_one(testhost, lane):
         assert result.rc == 0, result.stdout + result.stderr
         assert "health: up (http://127.0.0.1:%d/health -> 200)" % port in result.stdout
     assert "unit: %s active/running" % LANE_UNIT in status(testhost, "--lane", LANE).stdout
+    listed = status(testhost).stdout.splitlines()  # no --lane: one line per lane
+    assert "lane default: %s 127.0.0.1:%d active/running, health up" % (UNIT, PORT) in listed, listed
+    assert "lane b: %s 127.0.0.1:%d active/running, health up" % (LANE_UNIT, LANE_PORT) in listed, listed
     assert testhost.run("stat -c '%%a %%U' %s/env" % LANE_CONFIG).stdout.split() == ["600", "vllm"]
     assert main_pid(testhost, UNIT) == default_pid, "adding a lane never restarts another"
     rc, changed, failed = lane()

@@ -48,3 +48,23 @@ def lane_config_dir(name, config_home=None):
 def lane_config_path(name):
     """This user's service config of the lane."""
     return os.path.join(lane_config_dir(name, os.path.dirname(default_config_path())), "service.conf")
+
+
+def lane_names(config_home=None):
+    """The lanes the service user has a service config for, under config_home (default: this
+    user's ~/.config/openclaw-vllm): the default lane first when its config exists, then each
+    lanes/<name>/service.conf by name. A directory whose name cannot be a lane is not one."""
+    home = config_home or os.path.dirname(default_config_path())
+    names = [DEFAULT_LANE] if os.path.isfile(os.path.join(home, "service.conf")) else []
+    try:
+        entries = sorted(os.listdir(os.path.join(home, LANES_DIR)))
+    except OSError:
+        entries = []
+    for entry in entries:
+        try:
+            check_lane(entry)
+        except UsageError:
+            continue
+        if entry != DEFAULT_LANE and os.path.isfile(os.path.join(home, LANES_DIR, entry, "service.conf")):
+            names.append(entry)
+    return names

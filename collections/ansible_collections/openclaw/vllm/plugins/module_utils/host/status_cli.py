@@ -9,7 +9,8 @@ import sys
 from .config import SERVICE_CONFIG
 from .inputs import UsageError
 from .constants import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_UNIT
-from .lanes import lane_config_path
+from .lane_status import lane_rows, render_lanes
+from .lanes import DEFAULT_LANE, lane_config_path
 from .status import gather, render, settings
 
 
@@ -19,7 +20,8 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="openclaw-vllm", description="Inspect the openclaw-vllm service.")
     commands = parser.add_subparsers(dest="command", required=True)
-    status = commands.add_parser("status", help="health, port holder and unit state; exit 0 when healthy")
+    status = commands.add_parser("status", help="health, port holder and unit state; exit 0 when healthy (the "
+                                 "default lane's, or --lane's); without --lane, one line per lane of a host with lanes")
     status.add_argument("--verbose", "-v", action="store_true", help="holders in detail, and the HINT line")
     status.add_argument("--json", action="store_true", help="the same facts as one JSON object")
     status.add_argument("--config", help="service config (default ~/.config/%s, written by the role)"
@@ -46,12 +48,19 @@ def main(argv=None):
         chosen = settings(config, args.host, args.port, args.unit, args.pattern)
         facts, holders = gather(chosen, {"prompt": args.prompt, "max_tokens": args.max_tokens, "model": args.model}
                                 if args.complete else None)
+        # The host's lanes, when no one lane was asked for (the exit status stays the default lane's).
+        lanes = lane_rows() if args.lane is None and args.config is None else None
     except UsageError as exc:
         parser.error(str(exc))
+    if lanes is not None:
+        facts["lanes"] = lanes
     if args.json:
         print(json.dumps(facts, indent=2, sort_keys=True))
     else:
-        print("\n".join(render(facts, args.verbose, holders)))
+        lines = render(facts, args.verbose, holders)
+        if lanes and any(row["lane"] != DEFAULT_LANE for row in lanes):
+            lines.extend(render_lanes(lanes))
+        print("\n".join(lines))
     return 0 if facts["healthy"] and (facts.get("completion") or {}).get("ok", not args.complete) else 1
 
 
