@@ -335,6 +335,16 @@ def test_the_gate_runs_after_the_guard_on_cuda_builds_only(tmp_path):
     assert "gpu-gate" not in unit and "CUDA_VISIBLE_DEVICES" not in unit
 
 
+def test_a_lane_that_starts_after_others_waits_for_them_first(tmp_path):
+    unit = render_unit(tmp_path, "cuda", vllm_service_lane="code", vllm_service_start_after=["default", "chat"])
+    pre = [line for line in unit.splitlines() if line.startswith("ExecStartPre=")]
+    assert "After=openclaw-vllm.service openclaw-vllm-chat.service" in unit.splitlines()
+    assert pre[0] == "ExecStartPre=+/home/vllm/.local/bin/openclaw-vllm-lane-wait --timeout 240 default chat"
+    assert "openclaw-vllm-guard" in pre[1] and "gpu-gate" in pre[2]
+    unit = render_unit(tmp_path, "cuda")
+    assert "lane-wait" not in unit and "\nAfter=" not in unit, "a lane starting after none is as before"
+
+
 @pytest.mark.parametrize("version, backoff", [("systemd 257 (257.9-1~deb13u1)", True),
                                               ("systemd 252 (252.39-1~deb12u1)", False)])
 def test_restart_backs_off_where_systemd_can(tmp_path, version, backoff):

@@ -19,7 +19,8 @@ def problems(spec, **options):
 @pytest.mark.parametrize("spec", [None, []])
 def test_no_list_is_the_one_lane_a_host_has_today(spec):
     assert rules.lanes(spec, DEFAULTS) == [dict(
-        DEFAULTS, name="default", gpus=[], state="present", unit="openclaw-vllm.service", config_dir="")]
+        DEFAULTS, name="default", gpus=[], state="present", unit="openclaw-vllm.service", config_dir="",
+        start_after=[])]
 
 
 def test_a_lane_takes_what_it_leaves_out_from_the_defaults_and_gets_its_own_unit():
@@ -29,9 +30,23 @@ def test_a_lane_takes_what_it_leaves_out_from_the_defaults_and_gets_its_own_unit
          "served_model_name": "coder", "extra_args": ["--max-num-seqs", 4]},
     ], DEFAULTS)
     assert chat == dict(DEFAULTS, name="chat", gpus=["0"], gpu_memory_utilization=0.45, state="present",
-                        unit="openclaw-vllm-chat.service", config_dir="lanes/chat")
+                        unit="openclaw-vllm-chat.service", config_dir="lanes/chat", start_after=[])
     assert (code["port"], code["model"], code["served_model_name"], code["extra_args"], code["unit"]) == (
         8002, "/m/coder", "coder", ["--max-num-seqs", "4"], "openclaw-vllm-code.service")
+    assert code["start_after"] == ["chat"], "code shares GPU 0 with chat, listed before it"
+
+
+def test_a_lane_starts_after_the_lanes_before_it_on_its_gpus():
+    found = rules.lanes([
+        {"name": "a", "gpus": [0], "gpu_memory_utilization": 0.3},
+        {"name": "b", "port": 8002, "gpus": [1], "gpu_memory_utilization": 0.3},
+        {"name": "gone", "port": 8003, "gpus": [0], "state": "absent"},
+        {"name": "c", "port": 8004, "gpus": [1, 0], "gpu_memory_utilization": 0.3},
+        {"name": "all", "port": 8005, "gpus": [], "gpu_memory_utilization": 0.3},
+        {"name": "d", "port": 8006, "gpus": [2], "gpu_memory_utilization": 0.3},
+    ], DEFAULTS)
+    assert {lane["name"]: lane["start_after"] for lane in found} == {
+        "a": [], "b": [], "gone": [], "c": ["a", "b"], "all": ["a", "b", "c"], "d": ["all"]}
 
 
 def test_every_problem_is_named_with_its_lane_and_field_at_once():

@@ -121,6 +121,27 @@ def test_restarting_one_lane_leaves_the_other_serving(testhost, lane):
     assert status(testhost, "--lane", LANE).rc == 0
 
 
+def test_lanes_started_together_start_one_after_another(testhost, lane):
+    """As at boot: both units started in one transaction. Lane b, listed after the default lane on this
+    CPU host (the lanes share its memory and cores as lanes share a GPU), waits for the default lane's
+    vLLM to answer before its own guard and vLLM run."""
+    unit_file = testhost.run("cat %s/.config/systemd/user/%s" % (HOME, LANE_UNIT)).stdout
+    assert "After=%s" % UNIT in unit_file.splitlines()
+    assert testhost.systemctl("stop", LANE_UNIT, UNIT).rc == 0
+    mark = testhost.mark()
+    # Returns when lane b's start job is done: its wait, its guard and its exec.
+    assert testhost.systemctl("start", UNIT, LANE_UNIT).rc == 0
+    default_up = testhost.run("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/health" % PORT).stdout
+    assert default_up == "200", "lane b's start finished before the default lane answered"
+    waited = testhost.run("journalctl --no-pager --output=cat --since %s _SYSTEMD_USER_UNIT=%s" % (
+        "'%s'" % mark["since"], LANE_UNIT)).stdout
+    line = [text for text in waited.splitlines() if text.startswith("openclaw-vllm-lane-wait: lane default ")]
+    assert line and line[0].startswith("openclaw-vllm-lane-wait: lane default settled after "), waited[-2000:]
+    assert int(line[0].split()[-2]) >= 1, "lane b waited while the default lane's vLLM started: %s" % line[0]
+    assert lane_healthy(testhost), testhost.journal(lines=40)
+    assert status(testhost).rc == 0 and status(testhost, "--lane", LANE).rc == 0
+
+
 def test_a_removed_lane_leaves_nothing_and_the_other_lane_serving(testhost, lane):
     default_pid = main_pid(testhost, UNIT)
     rc, changed, failed = lane("absent")

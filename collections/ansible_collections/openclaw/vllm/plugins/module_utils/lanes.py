@@ -24,7 +24,7 @@ from .host.lanes import DEFAULT_LANE, check_lane, lane_config_dir, lane_unit
 STATES = ("present", "absent")
 FIELDS = ("name", "port", "model", "gpus", "gpu_memory_utilization", "served_model_name", "extra_args",
           "state")
-DERIVED = ("unit", "config_dir")
+DERIVED = ("unit", "config_dir", "start_after")
 # Summed budgets are compared with this slack: 0.45 + 0.55 is 1.0000000000000002 in floats.
 EPSILON = 1e-9
 
@@ -41,7 +41,8 @@ def lanes(spec, defaults, gpu_budget=True, default_utilization=0.92):
     """The lanes of ``spec`` (a list of mappings, or None/[] for the one default lane) with every
     field filled from ``defaults`` (a mapping of FIELDS but name), plus their ``unit`` and
     ``config_dir`` (under ~/.config/openclaw-vllm: '' for the default lane, lanes/<name> for
-    another). ``gpu_budget``: check that the lanes sharing a GPU fit in it (not on CPU hosts); a
+    another) and ``start_after`` (the lanes before it in the list it shares a GPU with: it starts
+    after them, one at a time). ``gpu_budget``: check that the lanes sharing a GPU fit in it (not on CPU hosts); a
     lane whose gpu_memory_utilization is None (vLLM's own default) counts as
     ``default_utilization`` there. Raises LaneError with every problem found."""
     if spec is None or spec == []:
@@ -57,6 +58,8 @@ def lanes(spec, defaults, gpu_budget=True, default_utilization=0.92):
     _unique(result, "port", problems, lambda lane: lane["state"] == "present")
     if gpu_budget:
         problems.extend(over_committed(result, default_utilization))
+    for index, lane in enumerate(result):
+        lane["start_after"] = [other["name"] for other in result[:index] if shares_a_gpu(lane, other)]
     if problems:
         raise LaneError(problems)
     return result
@@ -146,6 +149,13 @@ def _unique(result, field, problems, counts):
         elif len(names) > 1:
             problems.append("lanes %s: the same %s %s (each lane needs its own)"
                             % (" and ".join("'%s'" % name for name in names), field, value))
+
+
+def shares_a_gpu(lane, other):
+    """Whether two present lanes share a GPU (a lane with no GPUs listed uses all of them). Lanes on
+    a CPU host list none: they share the host's memory and cores the same way."""
+    return lane["state"] == other["state"] == "present" and (
+        not lane["gpus"] or not other["gpus"] or bool(set(lane["gpus"]) & set(other["gpus"])))
 
 
 def over_committed(result, default_utilization=0.92):
