@@ -9,7 +9,8 @@ import sys
 from ansible_collections.openclaw.vllm.plugins.module_utils.host import lane_wait
 from helpers.procs import free_port
 
-WAIT = [sys.executable, "-m", "ansible_collections.openclaw.vllm.plugins.module_utils.host.lane_wait"]
+WAIT = [sys.executable, "-c", "import sys; from ansible_collections.openclaw.vllm.plugins.module_utils.host.lane_wait "
+        "import main; sys.exit(main())"]
 
 
 class Clock:

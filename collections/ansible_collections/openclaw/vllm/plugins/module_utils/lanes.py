@@ -170,6 +170,7 @@ def over_committed(result, default_utilization=0.92):
     if everywhere:
         groups.append(("every GPU", everywhere))
     problems = []
+
     def share(lane):
         return default_utilization if lane["gpu_memory_utilization"] is None else lane["gpu_memory_utilization"]
 

@@ -40,4 +40,4 @@ def lane_rows(config_home=None):
 def render_lanes(rows):
     """One line per lane: ``lane b: openclaw-vllm-b.service 127.0.0.1:8002 active/running, health up``."""
     return ["lane %s: %s %s:%d %s, health %s" % (row["lane"], row["unit"], row["host"], row["port"], row["state"],
-                                                  row["health"]) for row in rows]
+                                                 row["health"]) for row in rows]

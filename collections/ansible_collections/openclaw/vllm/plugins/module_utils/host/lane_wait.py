@@ -83,7 +83,3 @@ def main(argv=None):
         sys.stderr.write("openclaw-vllm-lane-wait: lane %s %s after %.0f s\n"
                          % (name, "settled" if done else "still starting: starting anyway", waited))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
