@@ -7,21 +7,11 @@ import subprocess
 import sys
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.host import lane_wait
+from helpers.clock import Clock
 from helpers.procs import free_port
 
 WAIT = [sys.executable, "-c", "import sys; from ansible_collections.openclaw.vllm.plugins.module_utils.host.lane_wait "
         "import main; sys.exit(main())"]
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def write_config(home, lane, port):

@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.openclaw.vllm.plugins.module_utils import service_gate as gate
 from helpers.ansible_runs import run_module
+from helpers.clock import Clock
 
 OURS = {"healthy": True, "health": {"ok": True, "error": None}, "owner": {"ours": True, "by": "unit", "why": None},
         "unit": {"ActiveState": "active", "SubState": "running"}, "probe": {"holders": [{"kind": "vllm_like"}]},
@@ -54,19 +55,6 @@ def test_completion_message():
                                            ("[1]", {}), ("Traceback", {})])
 def test_read_facts(stdout, facts):
     assert gate.read_facts(stdout) == facts
-
-
-class Clock:
-    """A TEST DOUBLE for time: sleep advances it."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def test_wait_ends_when_healthy_and_at_once_when_held():
