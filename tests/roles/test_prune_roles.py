@@ -45,6 +45,22 @@ def test_two_models_one_name_a_prefix_of_the_other(tiny_model, tmp_path):
     assert os.path.realpath(tmp_path / "models" / "qwen") == qwen_5
 
 
+def test_a_version_a_lane_still_runs_is_never_pruned(tiny_model, tmp_path):
+    """vllm_service links <root>/.serving/<lane> to the version its unit names (serving_links.yml): a
+    lane left on an old version (its own rollback, while the others moved on) keeps it."""
+    qwen_1 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q1"))
+    (tmp_path / "models" / ".serving").mkdir()
+    (tmp_path / "models" / ".serving" / "b").symlink_to(qwen_1)
+    qwen_2 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q2"), awq_model_keep=1)
+    qwen_3 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q3"), awq_model_keep=1)
+    assert sorted(os.listdir(tmp_path / "models" / ".versions")) == sorted(
+        os.path.basename(p) for p in [qwen_1, qwen_2, qwen_3]), "qwen_1 is neither current nor previous, yet lane b runs it"
+    (tmp_path / "models" / ".serving" / "b").unlink()
+    qwen_4 = stage(tmp_path, "qwen", variant(tiny_model, tmp_path, "q4"), awq_model_keep=1)
+    assert qwen_1 not in [os.path.realpath(p) for p in (tmp_path / "models" / ".versions").iterdir()]
+    assert os.path.realpath(tmp_path / "models" / "qwen") == qwen_4
+
+
 def test_builds_current_and_previous_are_never_pruned(tmp_path):
     root = tmp_path / "venvs"
     wheelhouse = tmp_path / "wheelhouse"

@@ -66,6 +66,11 @@ def test_a_second_lane_serves_beside_the_default_one(testhost, lane):
     assert "lane b: %s 127.0.0.1:%d active/running, health up" % (LANE_UNIT, LANE_PORT) in listed, listed
     assert testhost.run("stat -c '%%a %%U' %s/env" % LANE_CONFIG).stdout.split() == ["600", "vllm"]
     assert main_pid(testhost, UNIT) == default_pid, "adding a lane never restarts another"
+    # Each lane's serving links name what its unit runs: no prune removes a version a lane runs.
+    for root, link in (("/opt/openclaw-vllm", "current"), ("/var/lib/openclaw-vllm/models", "tiny-awq")):
+        for name in ("default", LANE):
+            assert testhost.run("readlink -f %s/.serving/%s" % (root, name)).stdout == testhost.run(
+                "readlink -f %s/%s" % (root, link)).stdout, (root, name)
     rc, changed, failed = lane()
     assert (rc, changed) == (0, []), failed
 
@@ -146,11 +151,14 @@ def test_a_removed_lane_leaves_nothing_and_the_other_lane_serving(testhost, lane
     default_pid = main_pid(testhost, UNIT)
     rc, changed, failed = lane("absent")
     assert rc == 0, failed
-    assert {"Stop and disable the lane's unit", "Remove the lane's unit, service config, API key file, rollback point and metrics"
+    assert {"Stop and disable the lane's unit", "Remove the lane's unit, service config, API key file, rollback point, serving links and metrics"
             } <= tasks(changed), changed
     assert testhost.run("test -e %s/.config/systemd/user/%s || test -e %s || test -e %s" % (
         HOME, LANE_UNIT, LANE_CONFIG, METRICS % LANE_PORT)).rc == 1, "lane b left its unit, config or metrics"
     assert testhost.run("test -e %s" % (METRICS % PORT)).rc == 0, "the default lane's metrics stay"
+    assert testhost.run("test -L /opt/openclaw-vllm/.serving/b || test -L /var/lib/openclaw-vllm/models/.serving/b"
+                        ).rc == 1, "lane b's serving links stay"
+    assert testhost.run("test -L /opt/openclaw-vllm/.serving/default").rc == 0
     assert testhost.run("curl -s -o /dev/null http://127.0.0.1:%d/health" % LANE_PORT).rc != 0, "lane b still answers"
     assert main_pid(testhost, UNIT) == default_pid
     assert status(testhost).rc == 0
