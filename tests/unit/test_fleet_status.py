@@ -40,7 +40,7 @@ def test_document_from_each_kind_of_result(vllm_serve):  # noqa: F811
     gpu1 = doc["hosts"]["gpu1"]
     assert gpu1["reachable"] is True and gpu1["error"] is None
     assert set(gpu1) == {"reachable", "error", "host", "port", "patterns", "health", "healthy", "owner", "hint", "probe",
-                         "unit", "served", "guard", "gpu"}  # no Ansible bookkeeping (changed, lines, ...)
+                         "unit", "served", "guard", "gpu", "lanes"}  # no Ansible bookkeeping (changed, lines, ...)
     assert gpu1["served"]["model"]["version"] == VERSION and gpu1["served"]["build"]["id"] == BUILD
     assert doc["hosts"]["gone"] == {"reachable": False, "error": UNREACHABLE}
     assert doc["hosts"]["broken"]["reachable"] is True
@@ -84,13 +84,13 @@ def test_table_one_row_per_host_with_an_unreachable_one():
         assert column in header
     assert gpu1.split() == ["gpu1", "active/running", "0", "up", "local-assistant",
                             "qwen2.5-14b-instruct-awq-0123456789ab", "@3f2a9c1", "0.33.0", "vllm-cuda-abcdef012345",
-                            "ours", "pid=4242", "VLLM_PORT_OK", "2026-11-27", "09:00:00Z", "68.5/79.6", "GiB"]
+                            "ours", "pid=4242", "VLLM_PORT_OK", "2026-11-27", "09:00:00Z", "68.5/79.6", "GiB", "-"]
     assert "activating/auto-restart  17" in gpu2 and "down (Connection refused)" in gpu2
     # The long cmd is cut to the column's width, with the marker.
     cell = "unknown pid=777 cmd=python3 -m http.server --directory /srv/x"
     cell = cell[:fleet.WIDTHS["PORT"] - len(fleet.MARKER)] + fleet.MARKER
     assert cell.startswith("unknown pid=777 cmd=python3 -m http.server") and cell + "  " in gpu2
-    assert "VLLM_PORT_HELD_UNKNOWN 2026-11-27 09:30:05Z" in gpu2 and gpu2.endswith("  -")
+    assert "VLLM_PORT_HELD_UNKNOWN 2026-11-27 09:30:05Z" in gpu2 and gpu2.split()[-2:] == ["-", "-"]
     assert gpu3 == "gpu3  unreachable: " + UNREACHABLE
     assert gpu1.index("local-assistant") == header.index("MODEL")
     assert all(line == line.rstrip() for line in lines)
@@ -121,9 +121,21 @@ def test_pending_switch_and_multi_gpu_and_errors():
     assert lines[-1] == fleet.PENDING_NOTE
     assert "2.0/160.0 GiB (2 GPUs)" in lines[2]
     assert lines[3].split()[:2] == ["f", "unknown"]
-    assert "? (journalctl not found)" in lines[3] and lines[3].endswith("? (nvidia-smi exited ...")
+    assert "? (journalctl not found)" in lines[3] and lines[3].endswith("? (nvidia-smi exited ...  -")
     assert "probe failed: probe error: OSError: boom" in lines[3]
     assert lines[4] == "bad   error: Missing sudo password"
+
+
+def test_a_host_with_lanes_shows_each_lane_and_its_health():
+    rows = [{"lane": "default", "unit": "openclaw-vllm.service", "host": "127.0.0.1", "port": 8001,
+             "state": "active/running", "health": "up", "healthy": True},
+            {"lane": "code", "unit": "openclaw-vllm-code.service", "host": "127.0.0.1", "port": 8002,
+             "state": "activating/auto-restart", "health": "held", "healthy": False}]
+    doc = fleet.document({"gpu1": facts(lanes=rows), "gpu2": facts(lanes=rows[:1]), "gpu3": facts()})
+    assert doc["hosts"]["gpu1"]["lanes"] == rows
+    header, gpu1, gpu2, gpu3 = fleet.table(doc)
+    assert header.endswith("  LANES") and gpu1.endswith("  default up, code held")
+    assert gpu2.endswith("  -") and gpu3.endswith("  -"), "one default lane, or a host that did not say: -"
 
 
 def test_cells_are_cut_and_escaped():

@@ -32,6 +32,7 @@ def lane(testhost, tmp_path_factory):
         result = run()
         serve.output = run.output
         return result
+    serve.fleet_status = lambda path: run("-e", "openclaw_status_json=%s" % path, book="status.yml")
     yield serve
     serve("absent")
 
@@ -50,7 +51,7 @@ def status(testhost, *args):
                             *args)
 
 
-def test_a_second_lane_serves_beside_the_default_one(testhost, lane):
+def test_a_second_lane_serves_beside_the_default_one(testhost, lane, tmp_path):
     default_pid = main_pid(testhost, UNIT)
     rc, changed, failed = lane()
     assert rc == 0, failed or lane.output[-3000:]
@@ -66,6 +67,12 @@ def test_a_second_lane_serves_beside_the_default_one(testhost, lane):
     assert "lane b: %s 127.0.0.1:%d active/running, health up" % (LANE_UNIT, LANE_PORT) in listed, listed
     assert testhost.run("stat -c '%%a %%U' %s/env" % LANE_CONFIG).stdout.split() == ["600", "vllm"]
     assert main_pid(testhost, UNIT) == default_pid, "adding a lane never restarts another"
+    # The fleet status lists both lanes.
+    rc, _, failed = lane.fleet_status(tmp_path / "status.json")
+    assert rc == 0, failed
+    rows = json.loads((tmp_path / "status.json").read_text())["hosts"][INSTANCE]["lanes"]
+    assert [(row["lane"], row["port"], row["health"]) for row in rows] == [("default", PORT, "up"),
+                                                                         (LANE, LANE_PORT, "up")], rows
     # Each lane's serving links name what its unit runs: no prune removes a version a lane runs.
     for root, link in (("/opt/openclaw-vllm", "current"), ("/var/lib/openclaw-vllm/models", "tiny-awq")):
         for name in ("default", LANE):

@@ -11,7 +11,8 @@ Document::
     {"generated": "<ISO 8601 UTC>",
      "hosts": {"<inventory_hostname>": {"reachable": bool, "error": str|null, ...facts...}}}
 
-where the facts are vllm_status.FACT_KEYS (absent when the host gave none).
+where the facts are vllm_status.FACT_KEYS (absent when the host gave none), and ``lanes``: every
+lane of the host (lane_status.lane_rows), the other columns being its default lane's.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from datetime import datetime, timezone
 
 from .host import status as vllm_status
 
-COLUMNS = ("HOST", "UNIT", "RESTARTS", "HEALTH", "MODEL", "VLLM", "PORT", "LAST GUARD EVENT", "GPU MEM")
+COLUMNS = ("HOST", "UNIT", "RESTARTS", "HEALTH", "MODEL", "VLLM", "PORT", "LAST GUARD EVENT", "GPU MEM", "LANES")
 # Widest a cell may be; a longer one is cut and ends with MARKER.
 WIDTHS = {"HOST": 28, "UNIT": 26, "RESTARTS": 8, "HEALTH": 26, "MODEL": 72, "VLLM": 36, "PORT": 48,
-          "LAST GUARD EVENT": 46, "GPU MEM": 24}
+          "LAST GUARD EVENT": 46, "GPU MEM": 24, "LANES": 48}
 MARKER = "..."
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 UNREACHABLE_WIDTH = 120  # at least, for the reason of an unreachable or failed row
@@ -47,7 +48,7 @@ def host_entry(result):
         return {"reachable": True, "error": _why(result.get("msg") or result.get("module_stderr")
                                                  or "the status module gave no facts")}
     entry = {"reachable": True, "error": None}
-    for key in vllm_status.FACT_KEYS:
+    for key in vllm_status.FACT_KEYS + ("lanes",):
         entry[key] = result.get(key)
     return entry
 
@@ -171,6 +172,15 @@ def _gpu(facts):
     return "%s/%s GiB%s" % (_gib(used), _gib(total), " (%d GPUs)" % len(gpus) if len(gpus) > 1 else "")
 
 
+def _lanes(facts):
+    """Each lane and its health on a host with lanes besides the default one (the other columns are
+    the default lane's), else -."""
+    rows = facts.get("lanes") or []
+    if not any(lane.get("lane") != "default" for lane in rows):
+        return "-"
+    return ", ".join("%s %s" % (lane.get("lane"), lane.get("health")) for lane in rows)
+
+
 def row(host, entry):
     """The cells of one host (uncut); an unreachable or failed host has two: the host and why."""
     if not entry.get("reachable"):
@@ -180,7 +190,7 @@ def row(host, entry):
     unit = entry.get("unit") or {}
     restarts = unit.get("NRestarts")
     return [host, _unit(entry), "-" if restarts in (None, "") else str(restarts), _health(entry), _model(entry),
-            _vllm(entry), _port(entry), _guard(entry), _gpu(entry)]
+            _vllm(entry), _port(entry), _guard(entry), _gpu(entry), _lanes(entry)]
 
 
 def table(doc, widths=None):

@@ -169,6 +169,22 @@ settings:
   description: The port, host, unit, patterns and config path the report is about.
   returned: always
   type: dict
+lanes:
+  description:
+    - Every lane of the host (a service config under C(~/.config/openclaw-vllm)), the default lane first,
+      as C(openclaw-vllm status) lists them. Health is V(up) only when the lane's own vLLM answers,
+      V(held) when anyone else answers on its port, else V(down).
+  returned: when O(config) is not given
+  type: list
+  elements: dict
+  contains:
+    lane: {description: The lane's name., type: str, returned: always}
+    unit: {description: Its unit., type: str, returned: always}
+    host: {description: Its address., type: str, returned: always}
+    port: {description: Its port., type: int, returned: always}
+    state: {description: ActiveState/SubState of its unit, or V(unknown)., type: str, returned: always}
+    health: {description: V(up), V(held) or V(down)., type: str, returned: always}
+    healthy: {description: Whether its health is V(up)., type: bool, returned: always}
 """
 
 import os
@@ -176,6 +192,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.openclaw.vllm.plugins.module_utils.host import status as vllm_status
+from ansible_collections.openclaw.vllm.plugins.module_utils.host.lane_status import lane_rows
 from ansible_collections.openclaw.vllm.plugins.module_utils.host.inputs import UsageError
 from ansible_collections.openclaw.vllm.plugins.module_utils.psutil_check import HAS_PSUTIL
 
@@ -199,6 +216,8 @@ def main():
         chosen = vllm_status.settings(params["config"], params["host"], params["port"], params["unit"],
                                       params["patterns"])
         facts, holders = vllm_status.gather(chosen)
+        if params["config"] is None:  # the host's lanes, as `openclaw-vllm status` lists them
+            facts["lanes"] = lane_rows()
     except UsageError as exc:
         module.fail_json(msg=str(exc))
     chosen["patterns"] = list(chosen["patterns"])
