@@ -178,13 +178,34 @@ lanes:
   type: list
   elements: dict
   contains:
-    lane: {description: The lane's name., type: str, returned: always}
-    unit: {description: Its unit., type: str, returned: always}
-    host: {description: Its address., type: str, returned: always}
-    port: {description: Its port., type: int, returned: always}
-    state: {description: ActiveState/SubState of its unit, or V(unknown)., type: str, returned: always}
-    health: {description: V(up), V(held) or V(down)., type: str, returned: always}
-    healthy: {description: Whether its health is V(up)., type: bool, returned: always}
+    lane:
+      description: The lane's name.
+      type: str
+      returned: always
+    unit:
+      description: Its unit.
+      type: str
+      returned: always
+    host:
+      description: Its address.
+      type: str
+      returned: always
+    port:
+      description: Its port.
+      type: int
+      returned: always
+    state:
+      description: The ActiveState/SubState of its unit, else V(unknown).
+      type: str
+      returned: always
+    health:
+      description: V(up), V(held) or V(down).
+      type: str
+      returned: always
+    healthy:
+      description: Whether its health is V(up).
+      type: bool
+      returned: always
 """
 
 import os
