@@ -152,3 +152,27 @@ def test_a_host_without_lanes_reads_as_before(tmp_path, vllm_serve):
     text = subprocess.run([STATUS, "status"], env=dict(os.environ, XDG_CONFIG_HOME=str(tmp_path)),
                           capture_output=True, text=True, timeout=60).stdout
     assert "lane " not in text, text
+
+
+def test_a_lane_whose_config_cannot_be_read_never_hides_the_others(tmp_path, vllm_serve):
+    _proc, port = vllm_serve()
+    write_config(tmp_path, "default", port)
+    (write_config(tmp_path, "bad", 18009) / "service.conf").write_bytes(b"port=\xff\n")
+    (write_config(tmp_path, "huge", 18010) / "service.conf").write_bytes(b"# x\n" * 200000)
+    os.mkfifo(write_config(tmp_path, "fifo", 18011) / "service.conf.fifo")
+    fifo = tmp_path / "openclaw-vllm" / "lanes" / "fifo"
+    (fifo / "service.conf").unlink()
+    (fifo / "service.conf.fifo").rename(fifo / "service.conf")  # a FIFO where the config was: not a lane
+    result = status(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {row["lane"]: row for row in json.loads(result.stdout)["lanes"]}
+    assert sorted(rows) == ["bad", "default", "huge"]
+    assert rows["default"]["health"] == "up" and rows["default"]["error"] is None
+    for name in ("bad", "huge"):
+        assert (rows[name]["health"], rows[name]["healthy"]) == ("unknown", False)
+        assert rows[name]["error"].startswith("config %s" % (tmp_path / "openclaw-vllm" / "lanes" / name
+                                                             / "service.conf")), rows[name]
+    assert "line 1 is not UTF-8" in rows["bad"]["error"]
+    text = subprocess.run([STATUS, "status"], env=dict(os.environ, XDG_CONFIG_HOME=str(tmp_path)),
+                          capture_output=True, text=True, timeout=60)
+    assert text.returncode == 0 and "lane bad: openclaw-vllm-bad.service config " in text.stdout, text.stdout

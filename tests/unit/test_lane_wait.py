@@ -51,3 +51,11 @@ def test_the_command_never_refuses_a_start_and_names_bad_input(tmp_path):
                       ([], "name at least one lane"), (["--fast", "a"], "unknown option --fast")):
         bad = subprocess.run(WAIT + args, env=env, capture_output=True, text=True, timeout=60)
         assert bad.returncode == 2 and why in bad.stderr, (args, bad.stderr)
+
+
+def test_a_closed_stderr_never_refuses_the_start(tmp_path):
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path))
+    write_config(tmp_path, "default", free_port())
+    closed = subprocess.run(["sh", "-c", '"$@" 2>&-', "sh"] + WAIT + ["--timeout", "5", "default"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert closed.returncode == 0, closed.stdout

@@ -76,7 +76,7 @@ def _lane(index, entry, defaults, problems):
         problems.append("lane %d: %s" % (index + 1, str(exc).replace("lane ", "name ", 1)))
         return None
     who = "lane '%s'" % name
-    # unit and config_dir are what this returns: a filled-in list can be checked again.
+    # unit, config_dir and start_after are what this returns: a filled-in list can be checked again.
     unknown = sorted(set(entry) - set(FIELDS) - set(DERIVED))
     if unknown:
         problems.append("%s: unknown field %s (expected %s)" % (who, ", ".join(unknown), ", ".join(FIELDS)))

@@ -173,7 +173,7 @@ lanes:
   description:
     - Every lane of the host (a service config under C(~/.config/openclaw-vllm)), the default lane first,
       as C(openclaw-vllm status) lists them. Health is V(up) only when the lane's own vLLM answers,
-      V(held) when anyone else answers on its port, else V(down).
+      V(held) when anyone else answers on its port, else V(down) (V(unknown) when its config cannot be read).
   returned: when O(config) is not given
   type: list
   elements: dict
@@ -205,6 +205,10 @@ lanes:
     healthy:
       description: Whether its health is V(up).
       type: bool
+      returned: always
+    error:
+      description: Why its service config cannot be read (its health is then V(unknown)), else null.
+      type: str
       returned: always
 """
 

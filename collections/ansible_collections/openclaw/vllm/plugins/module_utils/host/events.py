@@ -59,6 +59,16 @@ def format_event(event, **fields):
     return " ".join(parts)
 
 
+def say(stream, text):
+    """Best-effort write for the host commands: a closed (None) or broken stdout/stderr never
+    changes their exit code."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 class EventLog(object):
     """Collects event lines and writes each to stderr and to syslog (when /dev/log exists).
 

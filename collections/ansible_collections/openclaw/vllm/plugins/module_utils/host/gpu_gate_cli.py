@@ -10,6 +10,7 @@ import sys
 from . import gpu_facts
 from .config import read_service_config
 from .constants import EXIT_OK, EXIT_USAGE
+from .events import say
 from .gpu_gate import DEFAULT_WAIT, run_gate
 from .inputs import UsageError
 
@@ -59,10 +60,10 @@ def main(argv=None):
     try:
         options = parse_args(argv)
     except ValueError as exc:
-        sys.stderr.write("openclaw-vllm-gpu-gate: %s\n%s\n" % (exc, USAGE))
+        say(sys.stderr, "openclaw-vllm-gpu-gate: %s\n%s\n" % (exc, USAGE))
         return EXIT_USAGE
     if options.get("help"):
-        sys.stdout.write(USAGE + "\n")
+        say(sys.stdout, USAGE + "\n")
         return EXIT_OK
     outcome = {}
     code = run_gate(options["utilization"], options["gpus"], options["nvidia_smi"], options["wait"], outcome=outcome)

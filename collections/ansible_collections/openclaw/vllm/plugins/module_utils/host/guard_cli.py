@@ -7,6 +7,7 @@ import sys
 
 from .config import SERVICE_CONFIG, read_service_config
 from .constants import DEFAULT_GRACE, DEFAULT_TIMEOUT, EXIT_OK, EXIT_USAGE
+from .events import say
 from .inputs import UsageError, check_port, check_seconds
 from .patterns import check_patterns
 from .reclaim import run_guard
@@ -71,27 +72,18 @@ def parse_guard_args(argv):
     return options
 
 
-def _say(stream, text):
-    """Best-effort write: a closed or broken stdout/stderr never changes the exit code."""
-    try:
-        stream.write(text)
-        stream.flush()
-    except (AttributeError, OSError, ValueError):
-        pass
-
-
 def main(argv=None):
     """``openclaw-vllm-guard``: exit 0 = port is ours, 42 = refused, 2 = bad usage."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         options = parse_guard_args(argv)
         if options.get("help"):
-            _say(sys.stdout, GUARD_USAGE + "\n")
+            say(sys.stdout, GUARD_USAGE + "\n")
             return EXIT_OK
         result = run_guard(options["port"], options["host"], options["patterns"], options["grace"],
                            options["timeout"], probe_only=options["probe_only"], unit=options["unit"])
     except UsageError as exc:
-        _say(sys.stderr, "openclaw-vllm-guard: %s\n%s\n" % (exc, GUARD_USAGE))
+        say(sys.stderr, "openclaw-vllm-guard: %s\n%s\n" % (exc, GUARD_USAGE))
         return EXIT_USAGE
     if options["metrics_dir"] and not options["probe_only"]:  # a start's decision, not a look
         from .metrics import record_guard, write_or_log

@@ -15,6 +15,7 @@ import time
 
 from .config import read_service_config
 from .constants import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_UNIT
+from .events import say
 from .health import check_health, health_url
 from .inputs import UsageError, check_seconds
 from .lanes import check_lane, lane_config_path
@@ -77,9 +78,9 @@ def main(argv=None):
         if not names:
             raise UsageError("name at least one lane")
     except UsageError as exc:
-        sys.stderr.write("openclaw-vllm-lane-wait: %s\n%s\n" % (exc, USAGE))
+        say(sys.stderr, "openclaw-vllm-lane-wait: %s\n%s\n" % (exc, USAGE))
         return 2
     for name, waited, done in wait_lanes(names, timeout):
-        sys.stderr.write("openclaw-vllm-lane-wait: lane %s %s after %.0f s\n"
-                         % (name, "settled" if done else "still starting: starting anyway", waited))
+        say(sys.stderr, "openclaw-vllm-lane-wait: lane %s %s after %.0f s\n"
+            % (name, "settled" if done else "still starting: starting anyway", waited))
     return 0
