@@ -26,11 +26,13 @@ def run_module(name, args, check=False, env=None, timeout=120, extra_vars=None):
     return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
-def run_role(tmp_path, role, extra_vars, check=False, tags=None):
-    """Apply one collection role to localhost; return (rc, failed task results, all results, stats)."""
+def run_role(tmp_path, role, extra_vars, check=False, tags=None, tasks_from="main"):
+    """Apply one collection role (its entry point ``tasks_from``, checked against its argument_specs)
+    to localhost; return (rc, failed task results, all results, stats)."""
     play = tmp_path / ("play-%s.yml" % role)
-    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False,
-                                 "roles": [{"role": "openclaw.vllm." + role}]}]))
+    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [{
+        "name": "Apply the role", "ansible.builtin.import_role": {"name": "openclaw.vllm." + role,
+                                                                  "tasks_from": tasks_from}}]}]))
     cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
            "-e", json.dumps(extra_vars), str(play)]
     if check:

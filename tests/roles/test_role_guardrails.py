@@ -211,3 +211,20 @@ def test_a_lane_list_with_a_unit_name_of_its_own_is_refused(tmp_path):
                                                           "vllm_service_unit_name": "my-vllm.service"})
     assert rc != 0
     assert failed[-1]["msg"].startswith("vllm_service_lanes names each lane's unit itself"), failed[-1]["msg"]
+
+
+def test_a_lane_list_serves_every_lane_not_one_named_by_vllm_service_lane(tmp_path):
+    """-e vllm_service_lane=b would name lane b to every lane's tasks (extra vars win): refused."""
+    rc, failed, results, _ = run_role(tmp_path, "vllm_service", {
+        "vllm_service_lanes": [{"name": "default"}, {"name": "b", "port": 8002}], "vllm_service_lane": "b"})
+    assert rc != 0 and not [name for name, result in results if result.get("changed")]
+    assert "the lane 'b')" in failed[-1]["msg"], failed[-1]["msg"]
+
+
+def test_a_rollback_of_a_lane_the_list_lacks_is_refused_naming_the_lanes(tmp_path):
+    rc, failed, results, _ = run_role(tmp_path, "vllm_service", {
+        "vllm_service_lanes": [{"name": "default"}, {"name": "b", "port": 8002}], "vllm_service_lane": "c"},
+        tasks_from="rollback")
+    assert rc != 0 and not [name for name, result in results if result.get("changed")]
+    assert failed[-1]["msg"] == ("vllm_service_lane 'c' is not one of this host's vllm_service_lanes (default, b): "
+                                 "nothing was changed"), failed[-1]["msg"]

@@ -29,16 +29,18 @@ JOURNAL_ENTRY = {
 }
 FAKE_JOURNALCTL = textwrap.dedent("""\
     #!{python}
-    # TEST DOUBLE for journalctl: prints $FAKE_JOURNAL (JSON lines) for the one call status makes.
+    # TEST DOUBLE for journalctl: prints $FAKE_JOURNAL (JSON lines, oldest first) for the one call
+    # status makes: newest first, as many as --lines says.
     import os, sys
-    want = ["--quiet", "--no-pager", "--output=json", "--lines=1", "--identifier=openclaw-vllm-port-guard"]
-    if sys.argv[1:] != want:
+    want = ["--quiet", "--no-pager", "--output=json", "--identifier=openclaw-vllm-port-guard", "--reverse"]
+    if sys.argv[1:-1] != want or not sys.argv[-1].startswith("--lines="):
         sys.stderr.write("fake journalctl: unexpected call %r\\n" % (sys.argv[1:],))
         sys.exit(2)
     if os.environ.get("FAKE_JOURNAL_FAIL"):
         sys.stderr.write(os.environ["FAKE_JOURNAL_FAIL"] + "\\n")
         sys.exit(int(os.environ.get("FAKE_JOURNAL_RC", "1")))
-    sys.stdout.write(open(os.environ["FAKE_JOURNAL"]).read())
+    lines = open(os.environ["FAKE_JOURNAL"]).read().splitlines(True)
+    sys.stdout.write("".join(lines[::-1][:int(sys.argv[-1].split("=")[1])]))
     """)
 
 
@@ -150,21 +152,49 @@ def tools_env(bin_dir, **more):
     return dict(os.environ, PATH="%s:/usr/bin:/bin" % bin_dir, **more)
 
 
+def guard_entry(port, message, stamp="1796200000123456"):
+    """A journal entry of the guard about ``port``: ``message`` after the event's port field."""
+    event, _, rest = message.partition(" ")
+    return dict(JOURNAL_ENTRY, MESSAGE="%s port=%d %s" % (event, port, rest) if rest else "%s port=%d" % (event, port),
+                __REALTIME_TIMESTAMP=stamp)
+
+
 def test_last_guard_event_and_its_time(fake_tools, tmp_path):
-    journal = tmp_path / "journal.json"
-    journal.write_text(json.dumps(JOURNAL_ENTRY) + "\n")
-    facts = status_json("--port", free_port(), env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
-    assert facts["guard"] == {"event": "VLLM_PORT_HELD_UNKNOWN", "message": JOURNAL_ENTRY["MESSAGE"],
+    journal, port = tmp_path / "journal.json", free_port()
+    entry = guard_entry(port, 'VLLM_PORT_HELD_UNKNOWN pid=777 cmd="python3 -m http.server"')
+    journal.write_text(json.dumps(entry) + "\n")
+    facts = status_json("--port", port, env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
+    assert facts["guard"] == {"event": "VLLM_PORT_HELD_UNKNOWN", "message": entry["MESSAGE"],
                               "time": "2026-12-02T08:26:40+00:00", "error": None}
+
+
+def test_the_last_guard_event_is_the_ports_own(fake_tools, tmp_path):
+    """Lanes share the guard's journal: each port's status names its own newest decision, not a newer
+    one about another lane's port, nor a line whose command merely quotes its port."""
+    journal, port = tmp_path / "journal.json", free_port()
+    other = port + 1 if port < 65535 else port - 1
+    own = guard_entry(port, "VLLM_PORT_RECLAIMED", "1796200000000000")
+    journal.write_text("".join(json.dumps(entry) + "\n" for entry in (
+        guard_entry(port, "VLLM_PORT_OK", "1796100000000000"), own,
+        guard_entry(other, 'VLLM_PORT_HELD_UNKNOWN pid=9 cmd="x port=%d"' % port, "1796300000000000"),
+        dict(JOURNAL_ENTRY, MESSAGE='VLLM_ORPHAN_RECLAIM pid=8 cmd="vllm serve --port=%d"' % port))))
+    facts = status_json("--port", port, env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
+    assert facts["guard"]["message"] == "VLLM_PORT_RECLAIMED port=%d" % port, facts["guard"]
+    assert facts["guard"]["time"] == "2026-12-02T08:26:40+00:00"
+    facts = status_json("--port", other, env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
+    assert facts["guard"]["event"] == "VLLM_PORT_HELD_UNKNOWN"
+    journal.write_text(json.dumps(guard_entry(other, "VLLM_PORT_OK")) + "\n")
+    facts = status_json("--port", port, env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
+    assert facts["guard"] == {"event": None, "message": None, "time": None, "error": None}
 
 
 def test_a_message_that_is_not_utf8(fake_tools, tmp_path):
     """journalctl prints such a MESSAGE as an array of bytes."""
-    journal = tmp_path / "journal.json"
-    journal.write_text(json.dumps(dict(JOURNAL_ENTRY, MESSAGE=list(b"VLLM_PORT_OK port=8001 \xff"))) + "\n")
-    facts = status_json("--port", free_port(), env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
+    journal, port = tmp_path / "journal.json", free_port()
+    journal.write_text(json.dumps(dict(JOURNAL_ENTRY, MESSAGE=list(b"VLLM_PORT_OK port=%d \xff" % port))) + "\n")
+    facts = status_json("--port", port, env=tools_env(fake_tools, FAKE_JOURNAL=str(journal)))
     assert facts["guard"]["event"] == "VLLM_PORT_OK"
-    assert facts["guard"]["message"] == "VLLM_PORT_OK port=8001 \\xff"
+    assert facts["guard"]["message"] == "VLLM_PORT_OK port=%d \\xff" % port
 
 
 def test_no_guard_event_yet(fake_tools, tmp_path):

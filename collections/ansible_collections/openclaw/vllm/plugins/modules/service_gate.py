@@ -47,7 +47,11 @@ options:
     type: bool
     default: true
   model:
-    description: The served model name the completion asks for (O(complete=true)).
+    description:
+      - The served model name the completion asks for (O(complete=true)).
+      - Left out, the name the running vLLM serves (its C(--served-model-name), read from its command line).
+        The gate after a rollback asks for what the unit it went back to serves, which may not be the name
+        the inventory gives now.
     type: str
   prompt:
     description: The completion's prompt.
@@ -137,7 +141,6 @@ def main():
             max_tokens=dict(type="int", default=8, no_log=False),
             url=dict(type="str", default="http://127.0.0.1:8001"),
         ),
-        required_if=[("complete", True, ["model"])],
         supports_check_mode=True,
     )
     params = module.params
@@ -146,8 +149,8 @@ def main():
                          % (params["timeout"], params["interval"]))
     argv = [params["status_command"], "status", "--json"] + (["--config", params["config"]] if params["config"] else [])
     if params["complete"]:
-        argv += ["--complete", "--model", params["model"], "--prompt", params["prompt"],
-                 "--max-tokens", str(params["max_tokens"])]
+        argv += ["--complete"] + (["--model", params["model"]] if params["model"] else []) + [
+            "--prompt", params["prompt"], "--max-tokens", str(params["max_tokens"])]
 
     def run_status():
         _rc, stdout, stderr = module.run_command(argv)

@@ -5,6 +5,7 @@
 
 import json
 import subprocess
+import threading
 from datetime import datetime, timezone
 
 from .argv import clean_text
@@ -15,41 +16,73 @@ def _iso(microseconds):
     return datetime.fromtimestamp(int(microseconds) / 1e6, timezone.utc).isoformat(timespec="seconds")
 
 
-def last_guard_event(ident=SYSLOG_IDENT):
+# A lane's newest event may lie behind other lanes' newer ones: read back that far at most.
+SEARCH_LIMIT = 5000
+
+
+def last_guard_event(port=None, ident=SYSLOG_IDENT):
     """{'event', 'message', 'time', 'error'}: the newest journal entry of the guard (syslog
-    identifier ``openclaw-vllm-port-guard``), as this user may read it; all null when there
-    is none, ``error`` when journalctl cannot be asked."""
+    identifier ``openclaw-vllm-port-guard``) about ``port`` (its first field, ``port=N``, in every
+    decision, so lanes on one host each find their own), as this user may read it; all null
+    when there is none, ``error`` when journalctl cannot be asked. ``port`` None: the newest entry."""
     result = {"event": None, "message": None, "time": None, "error": None}
+    argv = ["journalctl", "--quiet", "--no-pager", "--output=json", "--identifier=" + ident]
+    argv += ["--lines=1"] if port is None else ["--reverse", "--lines=%d" % SEARCH_LIMIT]
     try:
-        proc = subprocess.run(["journalctl", "--quiet", "--no-pager", "--output=json", "--lines=1",
-                               "--identifier=" + ident], capture_output=True, timeout=10, check=False)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError:
         result["error"] = "journalctl not found"
         return result
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except OSError as exc:
         result["error"] = "journalctl: %s" % (exc,)
         return result
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    said = [line.strip() for line in proc.stderr.decode("utf-8", "backslashreplace").splitlines()
-            if line.strip() and not line.startswith("Hint:")]
-    if proc.returncode != 0 and not lines:
-        result["error"] = "journalctl exited %d: %s" % (proc.returncode, said[0] if said else "no output")
-        return result
-    if not lines:
-        # Nothing found, or nothing this user may read ("No journal files were opened due to
-        # insufficient permissions."): say which.
-        result["error"] = "journalctl: %s" % said[0] if said else None
-        return result
+    # Newest first: read until the port's entry, then stop journalctl.
+    timer = threading.Timer(10, proc.kill)
+    timer.start()
+    entry = None
     try:
-        entry = json.loads(lines[-1].decode("utf-8", "backslashreplace"))
-        message = entry.get("MESSAGE")
-        if isinstance(message, list):  # journalctl's form for a message that is not UTF-8
-            message = bytes(message).decode("utf-8", "backslashreplace")
-        message = clean_text(str(message or ""))
-        result["message"] = message
-        result["event"] = message.split(" ", 1)[0] or None
-        stamp = entry.get("__REALTIME_TIMESTAMP")
-        result["time"] = _iso(stamp) if stamp else None
-    except (ValueError, TypeError, AttributeError) as exc:
-        result["error"] = "journalctl output not understood: %s" % (exc,)
+        for line in proc.stdout:
+            if not line.strip():
+                continue
+            try:
+                candidate = _entry(line)
+            except (ValueError, TypeError, AttributeError) as exc:
+                result["error"] = "journalctl output not understood: %s" % (exc,)
+                break
+            # The port is every decision's first field (format_event): a cmd quoting "port=N" is not it.
+            if port is None or candidate["message"].split(" ", 2)[1:2] == ["port=%d" % port]:
+                entry = candidate
+                break
+    finally:
+        if proc.poll() is None and (entry is not None or result["error"]):
+            proc.kill()
+        stderr = proc.stderr.read()
+        returncode = proc.wait()
+        timer.cancel()
+    if result["error"]:
+        return result
+    said = [line.strip() for line in stderr.decode("utf-8", "backslashreplace").splitlines()
+            if line.strip() and not line.startswith("Hint:")]
+    if entry is None:
+        if returncode not in (0, -9):
+            result["error"] = "journalctl exited %d: %s" % (returncode, said[0] if said else "no output")
+        elif said:
+            # Nothing this user may read ("No journal files were opened due to insufficient
+            # permissions."), or journalctl stopped after 10 s: say which.
+            result["error"] = "journalctl: %s" % said[0]
+        elif returncode == -9:
+            result["error"] = "journalctl: no answer within 10 s"
+        return result
+    result.update(entry)
     return result
+
+
+def _entry(line):
+    """{'event', 'message', 'time'} of one journal entry (a line of journalctl's JSON output)."""
+    entry = json.loads(line.decode("utf-8", "backslashreplace"))
+    message = entry.get("MESSAGE")
+    if isinstance(message, list):  # journalctl's form for a message that is not UTF-8
+        message = bytes(message).decode("utf-8", "backslashreplace")
+    message = clean_text(str(message or ""))
+    stamp = entry.get("__REALTIME_TIMESTAMP")
+    return {"event": message.split(" ", 1)[0] or None, "message": message, "time": _iso(stamp) if stamp else None}

@@ -110,7 +110,7 @@ def gather(chosen, completion=None):
         "owner": port_owner(report, shown, unit),
         "unit": unit_state(unit, shown),
         "served": served(shown, report.holders),
-        "guard": last_guard_event(),
+        "guard": last_guard_event(port),
         "gpu": gpu_memory(chosen.get("gpus"), chosen.get("utilization", gpu_facts.DEFAULT_UTILIZATION), patterns),
     }
     facts["healthy"] = facts["health"]["ok"] and facts["owner"]["ours"]
