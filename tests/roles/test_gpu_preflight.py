@@ -367,6 +367,8 @@ def test_lanes_sharing_a_gpu_must_fit_it_together(tmp_path, host, shares, ok):
     checked = [result for name, result in results
                if name.endswith("Require the lanes that share a GPU to fit in it") and not result.get("skipped")]
     assert len(checked) == (2 if ok else 1), "each lane's preflight checks the budget"
+    validated = [name for name, _ in results if "Validating arguments against arg spec 'main'" in name]
+    assert len(validated) == (3 if ok else 2), "the role's main entry point checks each lane's options too"
     if not ok:
         assert ("GPU 0 is over-committed: lane 'default' 0.50 + lane 'code' 0.60 = 1.10 of its memory, more than "
                 "all of it (1.00)") in failed[-1]["msg"], failed[-1]["msg"]
