@@ -20,14 +20,14 @@ def _iso(microseconds):
 SEARCH_LIMIT = 5000
 
 
-def last_guard_event(port=None, ident=SYSLOG_IDENT):
+def last_guard_event(port, ident=SYSLOG_IDENT):
     """{'event', 'message', 'time', 'error'}: the newest journal entry of the guard (syslog
     identifier ``openclaw-vllm-port-guard``) about ``port`` (its first field, ``port=N``, in every
     decision, so lanes on one host each find their own), as this user may read it; all null
-    when there is none, ``error`` when journalctl cannot be asked. ``port`` None: the newest entry."""
+    when there is none, ``error`` when journalctl cannot be asked."""
     result = {"event": None, "message": None, "time": None, "error": None}
-    argv = ["journalctl", "--quiet", "--no-pager", "--output=json", "--identifier=" + ident]
-    argv += ["--lines=1"] if port is None else ["--reverse", "--lines=%d" % SEARCH_LIMIT]
+    argv = ["journalctl", "--quiet", "--no-pager", "--output=json", "--identifier=" + ident, "--reverse",
+            "--lines=%d" % SEARCH_LIMIT]
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError:
@@ -50,7 +50,7 @@ def last_guard_event(port=None, ident=SYSLOG_IDENT):
                 result["error"] = "journalctl output not understood: %s" % (exc,)
                 break
             # The port is every decision's first field (format_event): a cmd quoting "port=N" is not it.
-            if port is None or candidate["message"].split(" ", 2)[1:2] == ["port=%d" % port]:
+            if candidate["message"].split(" ", 2)[1:2] == ["port=%d" % port]:
                 entry = candidate
                 break
     finally:
